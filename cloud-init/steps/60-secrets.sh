@@ -1,0 +1,21 @@
+#!/bin/bash
+# Internal secrets, generated here on first apply and kept across releases.
+# They never travel in user-data. User secrets (provider keys, bot tokens)
+# arrive later with `clawbake secrets set`.
+set -euo pipefail
+umask 077
+
+dir=/opt/clawbake/secrets
+install -d -m 0700 "$dir"
+
+generate() {
+  local name=$1 prefix=$2
+  if [ ! -s "$dir/$name" ]; then
+    printf '%s%s' "$prefix" "$(openssl rand -hex 32)" > "$dir/$name.tmp"
+    mv "$dir/$name.tmp" "$dir/$name"
+  fi
+}
+generate OPENCLAW_GATEWAY_TOKEN ""
+# LiteLLM refuses a master key that does not start with `sk-`.
+generate LITELLM_MASTER_KEY "sk-"
+generate BACKUP_KEY ""

@@ -1,0 +1,17 @@
+#!/bin/bash
+# The stack: switch /opt/clawbake/current to this release atomically, bring
+# Compose up and wait until every service reports healthy.
+set -euo pipefail
+
+/usr/local/sbin/clawbake-env "$RELEASE_DIR"
+ln -sfn "$RELEASE_DIR" /opt/clawbake/current.new
+mv -T /opt/clawbake/current.new /opt/clawbake/current
+
+docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
+  --wait --wait-timeout {{ health_timeout }}
+
+install -d -m 0700 /var/lib/clawbake
+cat > /var/lib/clawbake/state.json.new <<STATE
+{"build_id": "$(basename "$RELEASE_DIR")", "applied_at": "$(date -u +%FT%TZ)"}
+STATE
+mv /var/lib/clawbake/state.json.new /var/lib/clawbake/state.json

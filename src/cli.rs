@@ -1,0 +1,114 @@
+//! The command line: what the user typed, parsed by clap, then dispatched.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::SiteInput;
+use crate::config::layers;
+use crate::error::Error;
+use crate::{explain, pipeline, ui};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "clawbake",
+    version,
+    about = "Bake a hardened single-server OpenClaw deployment from layered TOML",
+    long_about = "Bake a hardened single-server OpenClaw deployment from layered TOML.\n\n\
+        `clawbake build` turns the built-in layers plus your site file into dist/: \
+        cloud-init user-data to paste into a VPS provider's panel, and the release tree \
+        it installs. With no site file it builds the built-in example site.",
+    after_help = "Start with `clawbake init mysite`, edit mysite/site.toml, then `clawbake build mysite/site.toml`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the bundle (user-data, meta-data, release tree, manifest) into dist/
+    #[command(
+        after_help = "Exit codes: 0 built, 1 could not write, 3 the site or a lock file is wrong.\n\
+        Paste dist/user-data into the provider's \"user data\" box when creating the server."
+    )]
+    Build {
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+        /// Where to write the bundle; replaced atomically
+        #[arg(long, default_value = "dist")]
+        out: PathBuf,
+    },
+    /// Create a site directory with a commented site.toml to edit
+    Init {
+        /// The directory to create (it must not already hold a site.toml)
+        dir: PathBuf,
+    },
+    /// Show a merged value and the layers that set it, e.g. `firewall.ssh_port`
+    Explain {
+        /// A dotted key such as `firewall.ssh_port`, or a table such as `stack.services`
+        key: String,
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+    },
+}
+
+fn site_input(site: Option<PathBuf>) -> SiteInput {
+    site.map_or(SiteInput::Example, SiteInput::File)
+}
+
+/// Run a parsed command; returns what to print on stdout and stderr.
+pub fn run(cli: Cli) -> Result<Output, Error> {
+    match cli.command {
+        Command::Build { site, out } => {
+            let built = pipeline::build(&site_input(site))?;
+            built.bundle.write(&out)?;
+            Ok(Output {
+                stdout: ui::build_summary(&built, &out),
+                stderr: ui::unpinned_warning(&built),
+            })
+        }
+        Command::Init { dir } => init(&dir),
+        Command::Explain { key, site } => {
+            let merged = pipeline::merge(&site_input(site))?;
+            Ok(Output {
+                stdout: explain::explain(&merged, &key)?,
+                stderr: String::new(),
+            })
+        }
+    }
+}
+
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn init(dir: &std::path::Path) -> Result<Output, Error> {
+    let site = dir.join("site.toml");
+    if site.exists() {
+        return Err(Error::Message {
+            message: format!("`{}` already exists", site.display()),
+            help: Some(format!(
+                "edit it, or choose another directory than `{}`",
+                dir.display()
+            )),
+        });
+    }
+    let io = |action: String| move |source| Error::Io { action, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("creating `{}`", dir.display())))?;
+    std::fs::write(&site, layers::EXAMPLE_SITE.text)
+        .map_err(io(format!("writing `{}`", site.display())))?;
+    let lock = dir.join("images.lock");
+    if !lock.exists() {
+        std::fs::write(&lock, layers::EXAMPLE_IMAGES_LOCK.text)
+            .map_err(io(format!("writing `{}`", lock.display())))?;
+    }
+    Ok(Output {
+        stdout: format!(
+            "created {site}\nnext:\n  1. set `domain`, your SSH key and your admin address in {site}\n  2. clawbake build {site}\n  3. paste dist/user-data into your provider's \"user data\" box\n",
+            site = site.display()
+        ),
+        stderr: String::new(),
+    })
+}

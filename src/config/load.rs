@@ -1,0 +1,173 @@
+//! From files to a merged tree: read the site file, pick the built-in
+//! layers its `[site]` table selects, parse everything with spans, and merge
+//! in order (base, selected layers, includes, site).
+
+use std::path::{Path, PathBuf};
+
+use super::layers::{self, Builtin};
+use super::merge::merge;
+use super::source::{Origin, Source, SourceId, SourceKind, Sources};
+use super::tree::{self, Node, Value};
+use crate::diagnostic::Diagnostic;
+
+/// Where the site comes from.
+#[derive(Clone, Debug)]
+pub enum SiteInput {
+    /// The example site built into the binary.
+    Example,
+    /// A `site.toml` on disk.
+    File(PathBuf),
+}
+
+/// The merged tree and everything needed to explain it.
+#[derive(Debug)]
+pub struct Merged {
+    pub sources: Sources,
+    pub tree: Value,
+    /// The layers in the order they were merged.
+    pub layers: Vec<SourceId>,
+    /// The site file's directory, where its locks live (`None` for the example).
+    pub site_dir: Option<PathBuf>,
+}
+
+/// Loading failed: the diagnostics, and the sources they point into.
+#[derive(Debug)]
+pub struct Failure {
+    pub sources: Sources,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub fn load(input: &SiteInput) -> Result<Merged, Failure> {
+    let mut sources = Sources::default();
+    match load_into(&mut sources, input) {
+        Ok((tree, layers, site_dir)) => Ok(Merged {
+            sources,
+            tree,
+            layers,
+            site_dir,
+        }),
+        Err(diagnostic) => Err(Failure {
+            sources,
+            diagnostics: vec![diagnostic],
+        }),
+    }
+}
+
+fn add_builtin(sources: &mut Sources, builtin: &Builtin) -> SourceId {
+    sources.add(Source {
+        name: builtin.name.to_owned(),
+        path: None,
+        text: builtin.text.to_owned(),
+        kind: SourceKind::Builtin,
+    })
+}
+
+fn read_user_file(sources: &mut Sources, path: &Path, what: &str) -> Result<SourceId, Diagnostic> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let d = Diagnostic::new(format!("could not read {what} `{}`: {e}", path.display()));
+        if e.kind() == std::io::ErrorKind::NotFound && what == "site file" {
+            d.help("create one with `clawbake init mysite`, or run `clawbake build` with no argument for the example site")
+        } else {
+            d
+        }
+    })?;
+    Ok(sources.add(Source {
+        name: path.display().to_string(),
+        path: Some(path.to_owned()),
+        text,
+        kind: SourceKind::User,
+    }))
+}
+
+type Loaded = (Value, Vec<SourceId>, Option<PathBuf>);
+
+fn load_into(sources: &mut Sources, input: &SiteInput) -> Result<Loaded, Diagnostic> {
+    let base_id = add_builtin(sources, &layers::BASE);
+    let base = tree::parse(sources, base_id)?;
+
+    let (site_id, site_dir) = match input {
+        SiteInput::Example => (add_builtin(sources, &layers::EXAMPLE_SITE), None),
+        SiteInput::File(path) => {
+            let id = read_user_file(sources, path, "site file")?;
+            let dir = path
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+            (id, Some(dir))
+        }
+    };
+    let site = tree::parse(sources, site_id)?;
+
+    let mut includes = Vec::new();
+    for (path, origin) in include_paths(&site)? {
+        let dir = site_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let full = dir.join(&path);
+        let id = read_user_file(sources, &full, "included layer")
+            .map_err(|d| d.primary(origin.clone(), "included here"))?;
+        includes.push((id, tree::parse(sources, id)?));
+    }
+
+    // Selectors are read from base, includes and site merged, so a site can
+    // change its tier in one line.
+    let mut preview = base.clone();
+    for (_, layer) in &includes {
+        merge(&mut preview, layer.clone(), "")?;
+    }
+    merge(&mut preview, site.clone(), "")?;
+
+    let mut order = vec![(base_id, base)];
+    for selector in layers::SELECTORS {
+        let chosen = preview
+            .get(&format!("site.{selector}"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        // An unknown value selects nothing here; validation reports it with
+        // the list of valid ones.
+        if let Some((_, _, builtin)) = layers::SELECTED
+            .iter()
+            .find(|(s, v, _)| s == selector && *v == chosen)
+        {
+            let id = add_builtin(sources, builtin);
+            let layer = tree::parse(sources, id)?;
+            order.push((id, layer));
+        }
+    }
+    order.extend(includes);
+    order.push((site_id, site));
+
+    let mut ids = Vec::new();
+    let mut merged: Option<Value> = None;
+    for (id, layer) in order {
+        ids.push(id);
+        match &mut merged {
+            None => merged = Some(layer),
+            Some(m) => merge(m, layer, "")?,
+        }
+    }
+    let merged = merged.unwrap_or_else(|| Value::empty_table(base_id));
+    Ok((merged, ids, site_dir))
+}
+
+/// `site.include` read straight from the site file (before merging).
+fn include_paths(site: &Value) -> Result<Vec<(String, Origin)>, Diagnostic> {
+    let Some(include) = site.get("site.include") else {
+        return Ok(Vec::new());
+    };
+    let Node::Array(items) = &include.node else {
+        return Err(Diagnostic::new("invalid value for `site.include`")
+            .primary(
+                include.origin.clone(),
+                format!("expected a list of file names, found {}", include.kind()),
+            )
+            .help("write `include = [\"extra.toml\"]`"));
+    };
+    items
+        .iter()
+        .map(|item| match item.as_str() {
+            Some(s) => Ok((s.to_owned(), item.origin.clone())),
+            None => Err(Diagnostic::new("invalid value for `site.include`").primary(
+                item.origin.clone(),
+                format!("expected a file name, found {}", item.kind()),
+            )),
+        })
+        .collect()
+}

@@ -1,0 +1,502 @@
+//! One step from the merged tree to a typed [`Site`]: deserialize, then the
+//! checks that span several keys (clashes, references, the memory budget).
+//! Every problem becomes a [`Diagnostic`] that points at the value's origin.
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::de::{DeError, DeErrorKind, ValueDe, one_of};
+use super::load::Merged;
+use super::source::{Origin, SourceKind, Sources};
+use super::tree::Value;
+use crate::budget;
+use crate::diagnostic::Diagnostic;
+use crate::model::{Ingress, Site};
+
+/// Deserialize and check. All cross-key problems are reported at once.
+pub fn validate(merged: &Merged) -> Result<Site, Vec<Diagnostic>> {
+    let site = Site::deserialize(ValueDe::new(&merged.tree))
+        .map_err(|e| vec![de_diagnostic(&e, merged)])?;
+    let checks = Checks {
+        merged,
+        out: Vec::new(),
+    };
+    let problems = checks.run(&site);
+    if problems.is_empty() {
+        Ok(site)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Sample values for keys a site must set, used in `help:` lines.
+const REQUIRED_EXAMPLES: &[(&str, &str)] = &[
+    ("site.domain", "domain = \"openclaw.example.com\""),
+    ("site.name", "name = \"openclaw\""),
+];
+
+fn de_diagnostic(err: &DeError, merged: &Merged) -> Diagnostic {
+    let path = err.path.clone().unwrap_or_default();
+    let site_name = site_file_name(&merged.sources);
+    match &err.kind {
+        DeErrorKind::MissingField { field } => {
+            let full = super::merge::join(&path, field);
+            let example = REQUIRED_EXAMPLES
+                .iter()
+                .find(|(k, _)| *k == full)
+                .map_or_else(|| format!("{field} = ..."), |(_, e)| (*e).to_owned());
+            let table = if path.is_empty() {
+                String::new()
+            } else {
+                format!("under `[{path}]` ")
+            };
+            Diagnostic::new(format!("missing required value `{full}`"))
+                .note("no layer sets it, and it has no default")
+                .help(format!("add `{example}` {table}in {site_name}"))
+        }
+        DeErrorKind::UnknownField { field, expected } => {
+            let parent = path.rsplit_once('.').map_or("", |(p, _)| p);
+            let mut d = Diagnostic::new(format!("unknown key `{path}`"));
+            let where_ = if parent.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("in `[{parent}]`")
+            };
+            if let Some(origin) = &err.origin {
+                d = d.primary(origin.clone(), format!("not a key {where_}"));
+            }
+            match did_you_mean(field, expected) {
+                Some(best) => d.help(format!("did you mean `{best}`?")),
+                None => d.help(format!("the keys {where_} are {}", one_of(expected))),
+            }
+        }
+        DeErrorKind::UnknownVariant { variant, expected } => {
+            let mut d = Diagnostic::new(format!("invalid value for `{path}`"));
+            if let Some(origin) = &err.origin {
+                d = d.primary(origin.clone(), format!("expected {}", one_of(expected)));
+            }
+            match did_you_mean(variant, expected) {
+                Some(best) => d.help(format!("did you mean `\"{best}\"`?")),
+                None => d,
+            }
+        }
+        DeErrorKind::InvalidType { .. }
+        | DeErrorKind::InvalidValue { .. }
+        | DeErrorKind::Custom(_) => {
+            let mut d = Diagnostic::new(format!("invalid value for `{path}`"));
+            if let Some(origin) = &err.origin {
+                d = d.primary(origin.clone(), err.to_string());
+            }
+            if let Some(value) = merged.tree.get(&path) {
+                d = with_layers(d, value, &merged.sources);
+            }
+            d
+        }
+    }
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn site_file_name(sources: &Sources) -> String {
+    sources
+        .iter()
+        .filter(|(_, s)| s.kind == SourceKind::User || s.name.starts_with("sites/"))
+        .last()
+        .map_or_else(|| "site.toml".to_owned(), |(_, s)| format!("`{}`", s.name))
+}
+
+/// Add the chain of layers that wrote a value, when more than one did.
+fn with_layers(d: Diagnostic, value: &Value, sources: &Sources) -> Diagnostic {
+    if value.overridden.is_empty() {
+        return d;
+    }
+    let chain: Vec<&str> = value
+        .overridden
+        .iter()
+        .chain(std::iter::once(&value.origin))
+        .map(|o| sources.get(o.source).name.as_str())
+        .collect();
+    d.note(format!("set by {}", chain.join(" -> ")))
+}
+
+struct Checks<'a> {
+    merged: &'a Merged,
+    out: Vec<Diagnostic>,
+}
+
+impl Checks<'_> {
+    fn origin(&self, path: &str) -> Option<Origin> {
+        self.merged.tree.get(path).map(|v| v.origin.clone())
+    }
+
+    fn error(&mut self, path: &str, message: &str, label: &str, help: Option<String>) {
+        let mut d = Diagnostic::new(message.to_owned());
+        if let Some(origin) = self.origin(path) {
+            d = d.primary(origin, label.to_owned());
+        } else {
+            d = d.note(label.to_owned());
+        }
+        if let Some(h) = help {
+            d = d.help(h);
+        }
+        self.out.push(d);
+    }
+
+    fn run(mut self, site: &Site) -> Vec<Diagnostic> {
+        self.access(site);
+        self.networks(site);
+        self.references(site);
+        self.limits(site);
+        self.formats(site);
+        self.budget(site);
+        self.out
+    }
+
+    fn access(&mut self, site: &Site) {
+        if site.ssh.authorized_keys.is_empty() {
+            self.error(
+                "ssh.authorized_keys",
+                "no SSH key: nobody could log in to the server",
+                "this list is empty",
+                Some("add your public key: `authorized_keys = [\"ssh-ed25519 AAAA... you@laptop\"]` under `[ssh]`".into()),
+            );
+        }
+        if site.firewall.admin_cidrs.is_empty() {
+            self.error(
+                "firewall.admin_cidrs",
+                "no admin address: the firewall would let nobody reach SSH",
+                "this list is empty",
+                Some("add the address you administer from: `admin_cidrs = [\"203.0.113.7\"]` under `[firewall]`".into()),
+            );
+        }
+        for (i, cidr) in site.firewall.admin_cidrs.iter().enumerate() {
+            if cidr.0.prefix_len() == 0 {
+                self.error(
+                    &format!("firewall.admin_cidrs[{i}]"),
+                    "SSH would be open to the whole internet",
+                    &format!("`{cidr}` matches every address"),
+                    Some(
+                        "list the addresses you administer from; a VPN's exit address works too"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        let port = site.firewall.ssh_port;
+        if site.firewall.public_ports.contains(&port) {
+            let mut d = Diagnostic::new(format!("port {port} is used twice"));
+            if let Some(o) = self.origin("firewall.ssh_port") {
+                d = d.primary(o, format!("SSH listens on {port}"));
+            }
+            if let Some(o) = self.origin("firewall.public_ports") {
+                d = d.secondary(o, format!("the ingress publishes {port} too"));
+            }
+            self.out
+                .push(d.help("pick another port for SSH, such as `ssh_port = 9922`"));
+        }
+        if site.site.ingress == Ingress::Tunnel && !site.firewall.public_ports.is_empty() {
+            self.error(
+                "firewall.public_ports",
+                "a tunnel publishes no port",
+                "with `ingress = \"tunnel\"` nothing listens on these ports",
+                Some("remove `public_ports` from the site, or choose `ingress = \"caddy\"`".into()),
+            );
+        }
+    }
+
+    fn networks(&mut self, site: &Site) {
+        let n = &site.stack.networks;
+        let nets = [
+            ("stack.networks.internal", n.internal.0),
+            ("stack.networks.proxy", n.proxy.0),
+            ("stack.networks.egress", n.egress.0),
+        ];
+        let docker0: IpNet = "172.17.0.0/16".parse().expect("constant CIDR");
+        for (i, (key, net)) in nets.iter().enumerate() {
+            let private = match net.addr() {
+                IpAddr::V4(a) => a.is_private(),
+                IpAddr::V6(_) => false,
+            };
+            if !private || !(16..=28).contains(&net.prefix_len()) {
+                self.error(
+                    key,
+                    &format!("`{key}` is not a usable Docker subnet"),
+                    &format!("`{net}` must be a private IPv4 range from /16 to /28"),
+                    Some("use a range such as `172.30.0.0/24`".into()),
+                );
+            }
+            if net.contains(&docker0.network()) || docker0.contains(&net.network()) {
+                self.error(
+                    key,
+                    &format!("`{key}` overlaps Docker's default bridge"),
+                    &format!("`{net}` overlaps docker0's 172.17.0.0/16"),
+                    Some("use a range such as `172.30.0.0/24`".into()),
+                );
+            }
+            for (other_key, other) in &nets[i + 1..] {
+                if net.contains(&other.network()) || other.contains(&net.network()) {
+                    let mut d = Diagnostic::new(format!("`{key}` and `{other_key}` overlap"));
+                    if let Some(o) = self.origin(other_key) {
+                        d = d.primary(o, format!("`{other}` overlaps `{net}`"));
+                    }
+                    if let Some(o) = self.origin(key) {
+                        d = d.secondary(o, "the other network");
+                    }
+                    self.out.push(d.help("give each network its own range"));
+                }
+            }
+        }
+    }
+
+    fn references(&mut self, site: &Site) {
+        let providers: Vec<&str> = site.providers.keys().map(String::as_str).collect();
+        for (name, model) in &site.models {
+            if !site.providers.contains_key(&model.provider) {
+                let key = format!("models.{name}.provider");
+                let help = did_you_mean(&model.provider, &providers).map_or_else(
+                    || {
+                        format!(
+                            "the providers are {}; add one under `[providers.{}]`",
+                            one_of(&providers),
+                            model.provider
+                        )
+                    },
+                    |b| format!("did you mean `\"{b}\"`?"),
+                );
+                self.error(
+                    &key,
+                    &format!("unknown provider `{}`", model.provider),
+                    "no such `[providers]` entry",
+                    Some(help),
+                );
+            }
+        }
+        let models: Vec<&str> = site.models.keys().map(String::as_str).collect();
+        if !site.models.contains_key(&site.openclaw.default_model) {
+            let help = did_you_mean(&site.openclaw.default_model, &models).map_or_else(
+                || format!("the models are {}", one_of(&models)),
+                |b| format!("did you mean `\"{b}\"`?"),
+            );
+            self.error(
+                "openclaw.default_model",
+                &format!("unknown model `{}`", site.openclaw.default_model),
+                "not a key of `[models]`",
+                Some(help),
+            );
+        }
+    }
+
+    fn limits(&mut self, site: &Site) {
+        let vcpus = f64::from(site.host.vcpus);
+        let s = &site.stack.services;
+        for (name, svc) in [
+            ("gateway", &s.gateway),
+            ("litellm", &s.litellm),
+            ("socket_proxy", &s.socket_proxy),
+            ("egress", &s.egress),
+            ("caddy", &s.caddy),
+            ("tunnel", &s.tunnel),
+        ] {
+            let key = format!("stack.services.{name}.cpus");
+            if !(svc.cpus > 0.0 && svc.cpus <= vcpus) {
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    &format!(
+                        "expected more than 0 and at most the tier's {vcpus} vCPUs, found `{}`",
+                        svc.cpus
+                    ),
+                    None,
+                );
+            }
+            if svc.memory_mib < 16 {
+                let key = format!("stack.services.{name}.memory_mib");
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    "a container needs at least 16 MiB",
+                    None,
+                );
+            }
+            if svc.reservation_mib > svc.memory_mib {
+                let key = format!("stack.services.{name}.reservation_mib");
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    &format!(
+                        "the reservation ({} MiB) is above the limit ({} MiB)",
+                        svc.reservation_mib, svc.memory_mib
+                    ),
+                    None,
+                );
+            }
+        }
+        if !(site.stack.sandbox.cpus > 0.0 && site.stack.sandbox.cpus <= vcpus) {
+            self.error(
+                "stack.sandbox.cpus",
+                "invalid value for `stack.sandbox.cpus`",
+                &format!("expected more than 0 and at most {vcpus}"),
+                None,
+            );
+        }
+        if site.firewall.admin_cidrs.len() > 64 {
+            self.error(
+                "firewall.admin_cidrs",
+                "too many admin addresses",
+                "at most 64",
+                None,
+            );
+        }
+    }
+
+    fn formats(&mut self, site: &Site) {
+        for (key, value) in &site.host.sysctl {
+            let ok_key = !key.is_empty()
+                && key.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.'
+                });
+            let ok_value = !value.to_string().contains(['\n', '=']);
+            if !ok_key || !ok_value {
+                self.error(
+                    &format!("host.sysctl.{key}"),
+                    &format!("invalid sysctl `{key}`"),
+                    "expected a key like `vm.swappiness` and a one-line value",
+                    None,
+                );
+            }
+        }
+        let package_ok = |p: &str| {
+            let (name, version) = p.split_once('=').unwrap_or((p, "x"));
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b))
+                && !version.is_empty()
+                && version
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+.-~:".contains(&b))
+        };
+        for (list, key) in [
+            (&site.host.packages, "host.packages"),
+            (&site.docker.packages, "docker.packages"),
+        ] {
+            for (i, p) in list.iter().enumerate() {
+                if !package_ok(p) {
+                    self.error(
+                        &format!("{key}[{i}]"),
+                        &format!("invalid package `{p}`"),
+                        "expected a Debian package name, optionally `=version`",
+                        None,
+                    );
+                }
+            }
+        }
+        if let Some(apt) = &site.docker.apt {
+            let fp: String = apt
+                .key_fingerprint
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if fp.len() != 40 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.error(
+                    "docker.apt.key_fingerprint",
+                    "invalid value for `docker.apt.key_fingerprint`",
+                    "expected the key's 40 hex digit fingerprint",
+                    None,
+                );
+            }
+        }
+        let tz_ok = !site.host.timezone.is_empty()
+            && site
+                .host
+                .timezone
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+-".contains(&b));
+        if !tz_ok {
+            self.error(
+                "host.timezone",
+                "invalid value for `host.timezone`",
+                "expected a zone like `UTC` or `Europe/Berlin`",
+                None,
+            );
+        }
+        for (name, model) in &site.models {
+            let p = &model.budget_period;
+            let digits = p.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let unit = &p[digits.len()..];
+            if digits.is_empty()
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+                || !["s", "m", "h", "d", "mo"].contains(&unit)
+            {
+                let key = format!("models.{name}.budget_period");
+                self.error(&key, &format!("invalid value for `{key}`"), &format!("expected a number and a unit (s, m, h, d, mo) like `30d` or `1mo`, found `{p}`"), None);
+            }
+            if model.budget_usd < 0.0 || model.budget_usd.is_nan() {
+                let key = format!("models.{name}.budget_usd");
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    "expected 0 (no cap) or more",
+                    None,
+                );
+            }
+        }
+        for (i, tool) in site.openclaw.tools_deny.iter().enumerate() {
+            if tool.is_empty()
+                || !tool
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:-*".contains(&b))
+            {
+                self.error(
+                    &format!("openclaw.tools_deny[{i}]"),
+                    "invalid tool name",
+                    "expected a tool or group name like `exec` or `group:runtime`",
+                    None,
+                );
+            }
+        }
+    }
+
+    fn budget(&mut self, site: &Site) {
+        let budget = budget::compute(site);
+        if budget.fits() {
+            return;
+        }
+        // Point at the contributor a layer set last: most likely the change
+        // that tipped the sum over.
+        let culprit = budget
+            .lines
+            .iter()
+            .filter_map(|l| self.merged.tree.get(&l.key).map(|v| (l, v)))
+            .max_by_key(|(_, v)| v.origin.source);
+        let mut d = Diagnostic::new(format!(
+            "the stack needs {} MiB but the {} tier's server has {} MiB",
+            budget.total_mib,
+            site.site.tier.as_str(),
+            budget.ram_mib
+        ));
+        if let Some((line, value)) = culprit {
+            d = d.primary(
+                value.origin.clone(),
+                format!("{} MiB for {}", line.mib, line.what),
+            );
+        }
+        let mut table = String::from("memory budget:\n");
+        let _ = write!(table, "{}", budget.table());
+        self.out.push(
+            d.note(table)
+                .help("lower a `memory_mib`, `stack.max_sandboxes` or `stack.sandbox.memory_mib`, or choose a larger `site.tier`"),
+        );
+    }
+}

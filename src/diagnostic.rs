@@ -1,0 +1,133 @@
+//! Errors about the user's input, shown the way rustc shows them: the
+//! message, the file, line and column, the line itself with a caret, and
+//! what to type instead.
+
+use std::fmt::Write as _;
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+use crate::config::source::{Origin, Sources};
+
+/// One problem with the input, with everything needed to explain it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub message: String,
+    pub primary: Option<(Origin, String)>,
+    pub secondary: Vec<(Origin, String)>,
+    pub help: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            message: message.into(),
+            primary: None,
+            secondary: Vec::new(),
+            help: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn primary(mut self, origin: Origin, label: impl Into<String>) -> Diagnostic {
+        self.primary = Some((origin, label.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn secondary(mut self, origin: Origin, label: impl Into<String>) -> Diagnostic {
+        self.secondary.push((origin, label.into()));
+        self
+    }
+
+    #[must_use]
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help.push(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    /// Render for a terminal (`color`) or for a log and tests (plain).
+    pub fn render(&self, sources: &Sources, color: bool) -> String {
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let mut title = Level::ERROR.primary_title(&self.message);
+        let mut groups: Vec<Group<'_>> = Vec::new();
+        // One snippet per source file, the primary one first.
+        let mut annotated: Vec<(&Origin, &str, bool)> = Vec::new();
+        if let Some((origin, label)) = &self.primary {
+            annotated.push((origin, label, true));
+        }
+        for (origin, label) in &self.secondary {
+            annotated.push((origin, label, false));
+        }
+        let mut seen = Vec::new();
+        let mut first = Some(title.clone());
+        for (origin, _, _) in &annotated {
+            if seen.contains(&origin.source) {
+                continue;
+            }
+            seen.push(origin.source);
+            let source = sources.get(origin.source);
+            let mut snippet = Snippet::source(source.text.as_str())
+                .path(source.name.as_str())
+                .line_start(1);
+            for (o, label, primary) in &annotated {
+                if o.source == origin.source {
+                    let kind = if *primary {
+                        AnnotationKind::Primary
+                    } else {
+                        AnnotationKind::Context
+                    };
+                    snippet = snippet.annotation(kind.span(o.span.clone()).label(*label));
+                }
+            }
+            match first.take() {
+                Some(t) => {
+                    title = t;
+                    groups.push(title.clone().element(snippet));
+                }
+                None => groups.push(Group::with_level(Level::ERROR).element(snippet)),
+            }
+        }
+        if let Some(t) = first {
+            groups.push(Group::with_title(t));
+        }
+        let last = groups.len() - 1;
+        let mut tail = std::mem::replace(&mut groups[last], Group::with_level(Level::ERROR));
+        for help in &self.help {
+            tail = tail.element(Level::HELP.message(help.as_str()));
+        }
+        for note in &self.notes {
+            tail = tail.element(Level::NOTE.message(note.as_str()));
+        }
+        groups[last] = tail;
+        renderer.render(&groups)
+    }
+}
+
+/// Render several diagnostics, separated by blank lines, with a count.
+pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.render(sources, color));
+        out.push_str("\n\n");
+    }
+    if diagnostics.len() > 1 {
+        let _ = writeln!(
+            out,
+            "error: {} problems in the site; nothing was written",
+            diagnostics.len()
+        );
+    }
+    out
+}

@@ -1,0 +1,67 @@
+//! The errors a command can end with, and the exit code of each.
+//!
+//! Codes are part of the interface: scripts and the VM tests tell "your
+//! site is wrong" from "the disk is full" without reading the message.
+
+use crate::config::source::Sources;
+use crate::diagnostic::{self, Diagnostic};
+
+/// Exit codes. 2 is clap's, for a command line it cannot parse.
+pub mod code {
+    /// Something failed while doing the work (I/O, a tool).
+    pub const FAILED: i32 = 1;
+    /// The site, a layer or a lock file is wrong.
+    pub const BAD_INPUT: i32 = 3;
+}
+
+#[derive(Debug)]
+pub enum Error {
+    /// Problems with the input, each pointing into `sources`.
+    Input {
+        sources: Box<Sources>,
+        diagnostics: Vec<Diagnostic>,
+    },
+    /// An operation failed; `action` says what was being done, as a gerund.
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
+    /// A problem with no file to point at, and what to do about it.
+    Message {
+        message: String,
+        help: Option<String>,
+    },
+}
+
+impl Error {
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Input { .. } | Error::Message { .. } => code::BAD_INPUT,
+            Error::Io { .. } => code::FAILED,
+        }
+    }
+
+    /// The message for stderr.
+    pub fn render(&self, color: bool) -> String {
+        match self {
+            Error::Input {
+                sources,
+                diagnostics,
+            } => diagnostic::render_all(diagnostics, sources, color),
+            Error::Io { action, source } => format!("error: {action}: {source}\n"),
+            Error::Message { message, help } => match help {
+                Some(h) => format!("error: {message}\n  = help: {h}\n"),
+                None => format!("error: {message}\n"),
+            },
+        }
+    }
+}
+
+impl From<crate::bundle::WriteError> for Error {
+    fn from(e: crate::bundle::WriteError) -> Error {
+        Error::Io {
+            action: e.action,
+            source: e.source,
+        }
+    }
+}

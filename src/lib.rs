@@ -1,0 +1,28 @@
+//! clawbake: layered TOML in, a hardened single-server OpenClaw deployment out.
+//!
+//! The modules follow the pipeline (see DESIGN.md), in the order data flows:
+//!
+//! - [`cli`]: the command line, parsed and dispatched;
+//! - [`config`]: load layers and the site file, merge with provenance, validate;
+//! - [`model`]: the typed site that validation produces;
+//! - [`budget`]: the memory budget computed from the model;
+//! - [`locks`]: Cloudflare's ranges and the site's image digests;
+//! - [`render`]: host files, stack files and the cloud-config user-data;
+//! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
+//! - [`pipeline`]: all of the above in one call;
+//! - [`explain`]: where a merged value came from;
+//! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
+//! - [`ui`]: the only module that formats for the terminal.
+
+pub mod budget;
+pub mod bundle;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod error;
+pub mod explain;
+pub mod locks;
+pub mod model;
+pub mod pipeline;
+pub mod render;
+pub mod ui;

@@ -1,0 +1,702 @@
+//! The typed site: what the merged layers mean once validated.
+//!
+//! Every field here is required; defaults live in `layers/base.toml`, not in
+//! code, so `clawbake explain` can always name the layer behind a value.
+//! Types that can be wrong in a way TOML cannot express (an address, an
+//! image reference, a port) parse themselves here and say what was expected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer, de};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub site: SiteMeta,
+    pub host: Host,
+    pub ssh: Ssh,
+    pub firewall: Firewall,
+    pub docker: Docker,
+    pub stack: Stack,
+    pub openclaw: OpenClaw,
+    pub providers: BTreeMap<String, Provider>,
+    pub models: BTreeMap<String, Model>,
+    pub channels: Channels,
+    pub memory: Memory,
+    pub egress: Egress,
+    pub backup: Backup,
+}
+
+/// The `[site]` table: names, and the selectors that pick built-in layers.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteMeta {
+    /// A DNS label: the host name and the Compose project name.
+    pub name: Label,
+    /// The public name OpenClaw is served under.
+    pub domain: Domain,
+    pub tier: Tier,
+    pub ingress: Ingress,
+    pub docker: DockerSource,
+    /// Extra layer files, relative to the site file, applied before it.
+    pub include: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    Starter,
+    Growth,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ingress {
+    /// Caddy publishes 80/443, reachable only from Cloudflare.
+    Caddy,
+    /// A Cloudflare tunnel dials out; nothing is published.
+    Tunnel,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DockerSource {
+    /// Docker's own apt repository, key pinned by fingerprint.
+    DockerCe,
+    /// The distribution's docker.io and Compose v2 packages.
+    Distro,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Starter => "starter",
+            Tier::Growth => "growth",
+            Tier::Production => "production",
+        }
+    }
+}
+
+impl Ingress {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ingress::Caddy => "caddy",
+            Ingress::Tunnel => "tunnel",
+        }
+    }
+}
+
+impl DockerSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DockerSource::DockerCe => "docker-ce",
+            DockerSource::Distro => "distro",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Host {
+    /// Memory the tier's server has, for the budget check.
+    pub ram_mib: u32,
+    pub vcpus: u32,
+    /// Memory kept for the kernel, page cache, sshd and dockerd.
+    pub os_reserve_mib: u32,
+    pub swap_mib: u32,
+    pub timezone: String,
+    pub packages: Vec<String>,
+    /// Written to `/etc/sysctl.d/99-clawbake.conf` in key order.
+    pub sysctl: BTreeMap<String, SysctlValue>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SysctlValue {
+    Int(i64),
+    Text(String),
+}
+
+impl fmt::Display for SysctlValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SysctlValue::Int(i) => write!(f, "{i}"),
+            SysctlValue::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ssh {
+    /// Public keys allowed to log in as root (and only keys).
+    pub authorized_keys: Vec<SshKey>,
+    pub max_auth_tries: u8,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Firewall {
+    /// The port sshd listens on (via `ssh.socket` where sshd is socket-activated).
+    pub ssh_port: Port,
+    /// Addresses allowed to reach SSH; everything else is dropped.
+    pub admin_cidrs: Vec<Cidr>,
+    /// `ufw limit` (6 new connections in 30 s) rather than `ufw allow`.
+    pub ssh_rate_limit: bool,
+    /// Ports the ingress publishes, open only to Cloudflare's ranges.
+    pub public_ports: Vec<Port>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Docker {
+    /// Packages to install, with versions pinned where the source allows it.
+    pub packages: Vec<String>,
+    /// Docker's apt repository; absent for the distribution's packages.
+    pub apt: Option<DockerApt>,
+    pub daemon: Daemon,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerApt {
+    pub url: String,
+    pub suite: String,
+    pub key_url: String,
+    /// The key is refused unless its fingerprint is exactly this.
+    pub key_fingerprint: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Daemon {
+    pub log_max_size: String,
+    pub log_max_files: u32,
+    pub live_restore: bool,
+    pub no_new_privileges: bool,
+    pub nofile: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stack {
+    pub networks: Networks,
+    pub services: Services,
+    /// Sandboxes OpenClaw may run at once; each gets `sandbox` limits.
+    pub max_sandboxes: u32,
+    pub sandbox: SandboxLimits,
+    /// How long provisioning waits for every service to report healthy.
+    pub health_timeout_secs: u32,
+}
+
+/// Fixed subnets, so that Squid's `localnet` ACL and OpenClaw's trusted
+/// proxies are exact at build time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Networks {
+    pub internal: Cidr,
+    pub proxy: Cidr,
+    pub egress: Cidr,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Services {
+    pub gateway: Service,
+    pub litellm: Service,
+    pub socket_proxy: Service,
+    pub egress: Service,
+    pub caddy: Service,
+    pub tunnel: Service,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub image: ImageRef,
+    pub cpus: f64,
+    pub memory_mib: u32,
+    #[serde(default)]
+    pub reservation_mib: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxLimits {
+    pub memory_mib: u32,
+    pub cpus: f64,
+    pub pids: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    /// The secret that holds this provider's key (`clawbake secrets set NAME`).
+    pub api_key_secret: EnvName,
+    /// Domains the egress proxy lets LiteLLM reach for this provider.
+    pub domains: Vec<EgressDomain>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub provider: String,
+    /// The provider's own model id.
+    pub id: String,
+    pub rpm: u32,
+    /// Spend cap in USD for each budget period; 0 means none.
+    pub budget_usd: f64,
+    pub budget_period: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    pub telegram: Telegram,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Telegram {
+    pub enabled: bool,
+    pub dm_policy: DmPolicy,
+    pub require_mention: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DmPolicy {
+    Pairing,
+    Allowlist,
+    Disabled,
+}
+
+impl DmPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DmPolicy::Pairing => "pairing",
+            DmPolicy::Allowlist => "allowlist",
+            DmPolicy::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Memory {
+    pub provider: MemoryProvider,
+    pub model: String,
+    pub api_key_secret: EnvName,
+    pub domains: Vec<EgressDomain>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemoryProvider {
+    None,
+    Voyage,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// Domains reachable through Squid beyond the providers' own.
+    pub allow_domains: Vec<EgressDomain>,
+    pub cache_mem_mib: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// cron schedule of the daily backup.
+    pub schedule: CronSchedule,
+    pub keep_days: u32,
+    /// cron schedule of the gateway token rotation.
+    pub rotate_token_schedule: CronSchedule,
+    /// Image of the one-shot container that reads the data volume.
+    pub helper_image: ImageRef,
+}
+
+/// The OpenClaw gateway's settings that clawbake needs to know about; the
+/// rest of its config is fixed hardening (see `render::openclaw`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenClaw {
+    pub port: Port,
+    /// Key of `[models]` used by default.
+    pub default_model: String,
+    pub max_tokens: u32,
+    pub tools_deny: Vec<String>,
+    pub soul: String,
+}
+
+// ---------------------------------------------------------------------------
+// Values that check themselves.
+
+macro_rules! parsed_string {
+    ($(#[$doc:meta])* $name:ident, $parse:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(s: &str) -> Result<$name, String> {
+                $parse(s).map(|()| $name(s.to_owned()))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).map_err(de::Error::custom)
+            }
+        }
+    };
+}
+
+parsed_string!(
+    /// A DNS name with at least two labels, like `openclaw.example.com`.
+    Domain,
+    check_domain
+);
+parsed_string!(
+    /// One DNS label, like `openclaw`.
+    Label,
+    check_label
+);
+parsed_string!(
+    /// A Squid `dstdomain`: a domain, or `.domain` for it and its subdomains.
+    EgressDomain,
+    check_egress_domain
+);
+parsed_string!(
+    /// An environment variable name in capitals, like `ANTHROPIC_API_KEY`.
+    EnvName,
+    check_env_name
+);
+parsed_string!(
+    /// Five cron fields, like `0 3 * * *`.
+    CronSchedule,
+    check_cron
+);
+parsed_string!(
+    /// An OpenSSH public key line: type, base64 body, optional comment.
+    SshKey,
+    check_ssh_key
+);
+
+fn check_label(s: &str) -> Result<(), String> {
+    let ok = (1..=63).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a DNS label (lowercase letters, digits and `-`, at most 63), found `{s}`"
+        ))
+    }
+}
+
+fn check_domain(s: &str) -> Result<(), String> {
+    let labels: Vec<&str> = s.split('.').collect();
+    let ok = s.len() <= 253 && labels.len() >= 2 && labels.iter().all(|l| check_label(l).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a domain name like `openclaw.example.com` (lowercase), found `{s}`"
+        ))
+    }
+}
+
+fn check_egress_domain(s: &str) -> Result<(), String> {
+    let bare = s.strip_prefix('.').unwrap_or(s);
+    check_domain(bare).map_err(|_| {
+        format!("expected a domain like `api.example.com`, or `.example.com` for it and every subdomain, found `{s}`")
+    })
+}
+
+fn check_env_name(s: &str) -> Result<(), String> {
+    let ok = s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected a name in capitals like `ANTHROPIC_API_KEY`, found `{s}`"
+        ))
+    }
+}
+
+fn check_cron(s: &str) -> Result<(), String> {
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    let ok = fields.len() == 5
+        && fields.iter().all(|f| {
+            f.bytes()
+                .all(|b| b.is_ascii_digit() || b"*/,-".contains(&b))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected five cron fields (minute hour day month weekday) like `0 3 * * *`, found `{s}`"
+        ))
+    }
+}
+
+const SSH_KEY_TYPES: &[&str] = &[
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+];
+
+fn check_ssh_key(s: &str) -> Result<(), String> {
+    if s.contains("PRIVATE KEY") {
+        return Err(
+            "this is a private key; give the public key (the `.pub` file) instead".to_owned(),
+        );
+    }
+    let mut parts = s.split_whitespace();
+    let kind = parts.next().unwrap_or("");
+    let body = parts.next().unwrap_or("");
+    let body_ok = body.len() >= 16
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
+    if !SSH_KEY_TYPES.contains(&kind) {
+        return Err(format!(
+            "expected an OpenSSH public key starting with `ssh-ed25519` (or another key type), found `{}`",
+            kind.chars().take(24).collect::<String>()
+        ));
+    }
+    if !body_ok || s.contains('\n') {
+        return Err("the key's base64 part is missing or damaged".to_owned());
+    }
+    Ok(())
+}
+
+/// A TCP port other than 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port(pub u16);
+
+impl<'de> Deserialize<'de> for Port {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match u16::deserialize(d)? {
+            0 => Err(de::Error::custom(
+                "expected a port from 1 to 65535, found `0`",
+            )),
+            p => Ok(Port(p)),
+        }
+    }
+}
+
+impl fmt::Display for Port {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An address range. A bare address means just that address (`/32`, `/128`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cidr(pub IpNet);
+
+impl Cidr {
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(Cidr(IpNet::from(ip)));
+        }
+        let net: IpNet = s.parse().map_err(|_| {
+            format!("expected an IP address or range like `203.0.113.7` or `203.0.113.0/24`, found `{s}`")
+        })?;
+        if net.trunc() != net {
+            return Err(format!(
+                "`{s}` has host bits set: write `{}` for the range, or `{}` for the one address",
+                net.trunc(),
+                net.addr()
+            ));
+        }
+        Ok(Cidr(net))
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Cidr::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// A container image reference: `[registry/]path[:tag][@sha256:hex]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageRef {
+    /// Registry and path, e.g. `ghcr.io/berriai/litellm`.
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(s: &str) -> Result<ImageRef, String> {
+        let bad = |why: &str| Err(format!("`{s}` is not an image reference: {why}"));
+        let (rest, digest) = match s.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest)),
+            None => (s, None),
+        };
+        if let Some(d) = digest {
+            let hex = d.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return bad("a digest is `sha256:` and 64 lowercase hex digits");
+            }
+        }
+        // A `:` after the last `/` starts the tag; one before it is a registry port.
+        let slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[slash..].find(':') {
+            Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(t) = tag {
+            let ok = (1..=128).contains(&t.len())
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !ok {
+                return bad("a tag is letters, digits, `_`, `.` and `-`, at most 128");
+            }
+        }
+        if tag.is_none() && digest.is_none() {
+            return bad(
+                "give a tag (`:1.2.3`) so the image can be pinned; `latest` is implied otherwise",
+            );
+        }
+        let mut components = name.split('/').collect::<Vec<_>>();
+        let first = components[0];
+        if components.len() > 1
+            && (first.contains('.') || first.contains(':') || first == "localhost")
+        {
+            components.remove(0);
+        }
+        let component_ok = |c: &str| {
+            !c.is_empty()
+                && c.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+                && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
+        };
+        if !components.iter().all(|c| component_ok(c)) {
+            return bad(
+                "the name is lowercase letters, digits and separators, like `ghcr.io/owner/name`",
+            );
+        }
+        Ok(ImageRef {
+            name: name.to_owned(),
+            tag: tag.map(str::to_owned),
+            digest: digest.map(str::to_owned),
+        })
+    }
+
+    /// `name:tag`, the key in `images.lock`.
+    pub fn tagged(&self) -> String {
+        match &self.tag {
+            Some(t) => format!("{}:{t}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tagged())?;
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ImageRef::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_refs() {
+        let r = ImageRef::parse("ghcr.io/berriai/litellm:main-v1.2.3-stable").unwrap();
+        assert_eq!(r.name, "ghcr.io/berriai/litellm");
+        assert_eq!(r.tag.as_deref(), Some("main-v1.2.3-stable"));
+        let r = ImageRef::parse("localhost:5000/squid:6.13").unwrap();
+        assert_eq!(r.name, "localhost:5000/squid");
+        let d = format!("caddy:2.8@sha256:{}", "a".repeat(64));
+        assert_eq!(ImageRef::parse(&d).unwrap().to_string(), d);
+        for bad in ["Caddy:2", "caddy", "caddy:", "caddy:2@sha256:xyz", "a//b:1"] {
+            assert!(ImageRef::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        assert_eq!(
+            Cidr::parse("203.0.113.7").unwrap().to_string(),
+            "203.0.113.7/32"
+        );
+        assert_eq!(
+            Cidr::parse("2001:db8::/32").unwrap().to_string(),
+            "2001:db8::/32"
+        );
+        assert_eq!(
+            Cidr::parse("198.51.100.7/24").unwrap_err(),
+            "`198.51.100.7/24` has host bits set: write `198.51.100.0/24` for the range, or `198.51.100.7` for the one address"
+        );
+        assert!(Cidr::parse("300.1.1.1").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(Domain::parse("openclaw.example.com").is_ok());
+        assert!(Domain::parse("localhost").is_err());
+        assert!(Domain::parse("Open.example.com").is_err());
+        assert!(EgressDomain::parse(".anthropic.com").is_ok());
+        assert!(CronSchedule::parse("0 3 * * *").is_ok());
+        assert!(CronSchedule::parse("daily").is_err());
+        assert!(SshKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabc you@host").is_ok());
+        assert!(SshKey::parse("-----BEGIN OPENSSH PRIVATE KEY-----").is_err());
+    }
+}

@@ -1,0 +1,412 @@
+//! Stack-scope files: the Compose project and every service's config. A
+//! change here is a new release on the same server: containers are
+//! recreated, named volumes kept.
+//!
+//! Bind-mounted config files are reached through `/opt/clawbake/current`,
+//! and each service carries a `clawbake.config` label with the hash of its
+//! files, so Compose recreates exactly the services whose config changed.
+
+use serde_json::{Map, Value, json};
+use tera::Context;
+
+use super::host::pretty;
+use super::openclaw;
+use super::templates::render;
+use crate::bundle::{Scope, Tree, sha256_hex};
+use crate::locks::CloudflareLock;
+use crate::model::{Ingress, MemoryProvider, Service, Site};
+
+/// Where the current release's stack files are on the host.
+pub const CURRENT: &str = "/opt/clawbake/current/stack";
+/// Where `clawbake-env` writes each service's secrets.
+pub const ENV_DIR: &str = "/opt/clawbake/secrets/env";
+
+pub const SQUID_PORT: u16 = 3128;
+pub const LITELLM_PORT: u16 = 4000;
+pub const SOCKET_PROXY_PORT: u16 = 2375;
+
+/// An image as the compose file names it: with its digest when pinned.
+pub struct Images {
+    pub gateway: String,
+    pub litellm: String,
+    pub socket_proxy: String,
+    pub egress: String,
+    pub ingress: String,
+}
+
+pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, images: &Images) {
+    let squid = squid_conf(site);
+    let litellm = litellm_config(site);
+    let openclaw_json = openclaw::config(site);
+    let soul = site.openclaw.soul.clone();
+    let caddyfile = caddyfile(site, cloudflare);
+
+    let env_lists = env_lists(site);
+    for (service, names) in &env_lists {
+        let mut text = names.join("\n");
+        text.push('\n');
+        tree.add(
+            &format!("stack/env/{service}.list"),
+            0o644,
+            Scope::Stack,
+            text,
+        );
+    }
+
+    let compose = compose(
+        site,
+        images,
+        &Hashes {
+            squid: sha256_hex(squid.as_bytes()),
+            litellm: sha256_hex(litellm.as_bytes()),
+            openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
+            caddy: sha256_hex(caddyfile.as_bytes()),
+        },
+    );
+    tree.add("stack/compose.yaml", 0o644, Scope::Stack, compose);
+    tree.add("stack/squid.conf", 0o644, Scope::Stack, squid);
+    tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
+    tree.add(
+        "stack/openclaw/openclaw.json",
+        0o644,
+        Scope::Stack,
+        openclaw_json,
+    );
+    tree.add("stack/openclaw/SOUL.md", 0o644, Scope::Stack, soul);
+    if site.site.ingress == Ingress::Caddy {
+        tree.add("stack/Caddyfile", 0o644, Scope::Stack, caddyfile);
+    }
+}
+
+struct Hashes {
+    squid: String,
+    litellm: String,
+    openclaw: String,
+    caddy: String,
+}
+
+/// Which secrets each service may read: the least each needs.
+pub fn env_lists(site: &Site) -> Vec<(&'static str, Vec<String>)> {
+    let mut litellm = vec!["LITELLM_MASTER_KEY".to_owned()];
+    let mut providers: Vec<String> = site
+        .models
+        .values()
+        .filter_map(|m| site.providers.get(&m.provider))
+        .map(|p| p.api_key_secret.to_string())
+        .collect();
+    providers.sort();
+    providers.dedup();
+    litellm.extend(providers);
+
+    // The gateway authenticates to LiteLLM with the master key; LiteLLM's
+    // virtual keys need a database this stack does not run.
+    let mut gateway = vec![
+        "OPENCLAW_GATEWAY_TOKEN".to_owned(),
+        "LITELLM_MASTER_KEY".to_owned(),
+    ];
+    if site.channels.telegram.enabled {
+        gateway.push("TELEGRAM_BOT_TOKEN".to_owned());
+    }
+    if site.memory.provider == MemoryProvider::Voyage {
+        gateway.push(site.memory.api_key_secret.to_string());
+    }
+    let mut lists = vec![("litellm", litellm), ("openclaw", gateway)];
+    if site.site.ingress == Ingress::Tunnel {
+        lists.push(("cloudflared", vec!["TUNNEL_TOKEN".to_owned()]));
+    }
+    lists
+}
+
+/// Every domain Squid lets through, sorted and without repeats.
+pub fn egress_domains(site: &Site) -> Vec<String> {
+    let mut domains: Vec<String> = site
+        .models
+        .values()
+        .filter_map(|m| site.providers.get(&m.provider))
+        .flat_map(|p| p.domains.iter().map(ToString::to_string))
+        .collect();
+    if site.memory.provider != MemoryProvider::None {
+        domains.extend(site.memory.domains.iter().map(ToString::to_string));
+    }
+    domains.extend(site.egress.allow_domains.iter().map(ToString::to_string));
+    domains.sort();
+    domains.dedup();
+    // Squid refuses `api.x.com` beside `.x.com` (the second already covers
+    // the first), so keep only the widest entry.
+    let wide: Vec<String> = domains
+        .iter()
+        .filter(|d| d.starts_with('.'))
+        .cloned()
+        .collect();
+    domains.retain(|d| {
+        d.starts_with('.')
+            || !wide
+                .iter()
+                .any(|w| d.ends_with(w.as_str()) || format!(".{d}") == *w)
+    });
+    domains
+}
+
+fn squid_conf(site: &Site) -> String {
+    let mut ctx = Context::new();
+    ctx.insert("port", &SQUID_PORT);
+    ctx.insert("internal_subnet", &site.stack.networks.internal.to_string());
+    ctx.insert("domains", &egress_domains(site));
+    ctx.insert("cache_mem_mib", &site.egress.cache_mem_mib);
+    render("stack/squid.conf", &ctx)
+}
+
+fn caddyfile(site: &Site, cloudflare: &CloudflareLock) -> String {
+    let mut ctx = Context::new();
+    ctx.insert("domain", site.site.domain.as_str());
+    ctx.insert("upstream", &format!("openclaw:{}", site.openclaw.port));
+    let ranges: Vec<String> = cloudflare.all().map(ToString::to_string).collect();
+    ctx.insert("cloudflare", &ranges.join(" "));
+    render("stack/Caddyfile", &ctx)
+}
+
+fn litellm_config(site: &Site) -> String {
+    let models: Vec<Value> = site
+        .models
+        .iter()
+        .map(|(name, m)| {
+            let key = site
+                .providers
+                .get(&m.provider)
+                .map(|p| p.api_key_secret.to_string())
+                .unwrap_or_default();
+            let mut params = json!({
+                "model": format!("{}/{}", m.provider, m.id),
+                "api_key": format!("os.environ/{key}"),
+                "rpm": m.rpm,
+            });
+            if m.budget_usd > 0.0 {
+                params["max_budget"] = json!(m.budget_usd);
+                params["budget_duration"] = json!(m.budget_period);
+            }
+            json!({ "model_name": name, "litellm_params": params })
+        })
+        .collect();
+    let config = json!({
+        "model_list": models,
+        "general_settings": {
+            "master_key": "os.environ/LITELLM_MASTER_KEY",
+        },
+        "litellm_settings": {
+            "drop_params": true,
+        },
+    });
+    let yaml = serde_norway::to_string(&config).expect("LiteLLM config serializes");
+    format!(
+        "# clawbake: LiteLLM proxy config. Keys come from the environment, never from this file.\n{yaml}"
+    )
+}
+
+fn limits(svc: &Service) -> Value {
+    let mut resources = json!({
+        "limits": { "cpus": format!("{}", svc.cpus), "memory": format!("{}M", svc.memory_mib) },
+    });
+    if svc.reservation_mib > 0 {
+        resources["reservations"] = json!({ "memory": format!("{}M", svc.reservation_mib) });
+    }
+    json!({ "resources": resources })
+}
+
+fn healthcheck(test: &[&str]) -> Value {
+    json!({
+        "test": test,
+        "interval": "30s",
+        "timeout": "10s",
+        "retries": 3,
+        "start_period": "60s",
+        "start_interval": "5s",
+    })
+}
+
+fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
+    let s = &site.stack.services;
+    let proxy_env = format!("http://egress:{SQUID_PORT}");
+    let mut services = Map::new();
+
+    services.insert("docker-proxy".into(), json!({
+        "image": images.socket_proxy,
+        "container_name": "openclaw-docker-proxy",
+        // The narrowest set OpenClaw's sandboxes work with: read containers
+        // and images, create/start/stop/remove containers, exec into them.
+        // POST is needed for create/start/exec at all; everything else (build,
+        // networks, volumes, swarm, system, secrets, plugins) stays closed.
+        "environment": {
+            "CONTAINERS": "1",
+            "IMAGES": "1",
+            "INFO": "1",
+            "VERSION": "1",
+            "PING": "1",
+            "EVENTS": "1",
+            "EXEC": "1",
+            "POST": "1",
+            "ALLOW_START": "1",
+            "ALLOW_STOP": "1",
+            "ALLOW_RESTARTS": "0",
+            "BUILD": "0",
+            "COMMIT": "0",
+            "CONFIGS": "0",
+            "DISTRIBUTION": "0",
+            "NETWORKS": "0",
+            "NODES": "0",
+            "PLUGINS": "0",
+            "SECRETS": "0",
+            "SERVICES": "0",
+            "SESSION": "0",
+            "SWARM": "0",
+            "SYSTEM": "0",
+            "TASKS": "0",
+            "VOLUMES": "0",
+        },
+        "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro"],
+        "networks": ["openclaw-net"],
+        "healthcheck": healthcheck(&["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
+        "deploy": limits(&s.socket_proxy),
+        "restart": "unless-stopped",
+    }));
+
+    let mut gateway_networks = json!({ "openclaw-net": {}, "proxy-net": {} });
+    if site.site.ingress == Ingress::Tunnel {
+        gateway_networks = json!({ "openclaw-net": {}, "proxy-net": {} });
+    }
+    services.insert("openclaw".into(), json!({
+        "image": images.gateway,
+        "container_name": "openclaw",
+        "environment": {
+            "DOCKER_HOST": format!("tcp://docker-proxy:{SOCKET_PROXY_PORT}"),
+            "HTTP_PROXY": proxy_env,
+            "HTTPS_PROXY": proxy_env,
+            "NO_PROXY": "docker-proxy,litellm,localhost,127.0.0.1",
+            "OPENCLAW_DISABLE_BONJOUR": "1",
+        },
+        "env_file": [format!("{ENV_DIR}/openclaw.env")],
+        "volumes": [
+            format!("openclaw-data:{}", openclaw::HOME_STATE),
+            format!("{CURRENT}/openclaw/openclaw.json:{}/openclaw.json:ro", openclaw::HOME_STATE),
+            format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", openclaw::HOME_STATE),
+        ],
+        "networks": gateway_networks,
+        "depends_on": {
+            "docker-proxy": { "condition": "service_healthy" },
+            "egress": { "condition": "service_healthy" },
+            "litellm": { "condition": "service_healthy" },
+        },
+        "labels": { "clawbake.config": hashes.openclaw },
+        "healthcheck": healthcheck(&openclaw::HEALTHCHECK),
+        "cap_drop": ["ALL"],
+        "deploy": limits(&s.gateway),
+        "restart": "unless-stopped",
+    }));
+
+    services.insert("litellm".into(), json!({
+        "image": images.litellm,
+        "container_name": "openclaw-litellm",
+        "command": ["--config", "/app/config.yaml", "--port", LITELLM_PORT.to_string()],
+        "environment": {
+            "HTTP_PROXY": proxy_env,
+            "HTTPS_PROXY": proxy_env,
+            "NO_PROXY": "localhost,127.0.0.1",
+        },
+        "env_file": [format!("{ENV_DIR}/litellm.env")],
+        "volumes": [format!("{CURRENT}/litellm.yaml:/app/config.yaml:ro")],
+        "networks": ["openclaw-net"],
+        "depends_on": { "egress": { "condition": "service_healthy" } },
+        "labels": { "clawbake.config": hashes.litellm },
+        "healthcheck": healthcheck(&["CMD-SHELL", &format!(
+            "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{LITELLM_PORT}/health/liveliness', timeout=5)\" || exit 1"
+        )]),
+        "cap_drop": ["ALL"],
+        "deploy": limits(&s.litellm),
+        "restart": "unless-stopped",
+    }));
+
+    services.insert(
+        "egress".into(),
+        json!({
+            "image": images.egress,
+            "container_name": "openclaw-egress",
+            "volumes": [format!("{CURRENT}/squid.conf:/etc/squid/squid.conf:ro")],
+            "networks": ["openclaw-net", "egress-net"],
+            "labels": { "clawbake.config": hashes.squid },
+            "healthcheck": healthcheck(&["CMD", "squid", "-k", "check"]),
+            "deploy": limits(&s.egress),
+            "restart": "unless-stopped",
+        }),
+    );
+
+    let mut volumes = json!({ "openclaw-data": {} });
+    match site.site.ingress {
+        Ingress::Caddy => {
+            let ports: Vec<String> = site
+                .firewall
+                .public_ports
+                .iter()
+                .map(|p| format!("{p}:{p}"))
+                .collect();
+            services.insert("caddy".into(), json!({
+                "image": images.ingress,
+                "container_name": "openclaw-caddy",
+                "ports": ports,
+                "volumes": [
+                    format!("{CURRENT}/Caddyfile:/etc/caddy/Caddyfile:ro"),
+                    "caddy-data:/data",
+                    "caddy-config:/config",
+                ],
+                "networks": ["proxy-net"],
+                "depends_on": { "openclaw": { "condition": "service_started" } },
+                "labels": { "clawbake.config": hashes.caddy },
+                "healthcheck": healthcheck(&["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
+                "cap_drop": ["ALL"],
+                "cap_add": ["NET_BIND_SERVICE"],
+                "deploy": limits(&s.caddy),
+                "restart": "unless-stopped",
+            }));
+            volumes["caddy-data"] = json!({});
+            volumes["caddy-config"] = json!({});
+        }
+        Ingress::Tunnel => {
+            services.insert("cloudflared".into(), json!({
+                "image": images.ingress,
+                "container_name": "openclaw-tunnel",
+                "command": ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"],
+                "env_file": [format!("{ENV_DIR}/cloudflared.env")],
+                "networks": ["proxy-net"],
+                "depends_on": { "openclaw": { "condition": "service_started" } },
+                "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:2000", "ready"]),
+                "cap_drop": ["ALL"],
+                "deploy": limits(&s.tunnel),
+                "restart": "unless-stopped",
+            }));
+        }
+    }
+
+    let n = &site.stack.networks;
+    let net = |subnet: String, internal: bool| {
+        let mut v = json!({ "driver": "bridge", "ipam": { "config": [{ "subnet": subnet }] } });
+        if internal {
+            v["internal"] = json!(true);
+        }
+        v
+    };
+    let doc = json!({
+        "name": site.site.name.as_str(),
+        "services": services,
+        "networks": {
+            "openclaw-net": net(n.internal.to_string(), true),
+            "proxy-net": net(n.proxy.to_string(), false),
+            "egress-net": net(n.egress.to_string(), false),
+        },
+        "volumes": volumes,
+    });
+    let yaml = serde_norway::to_string(&doc).expect("compose file serializes");
+    format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
+}
+
+#[allow(dead_code)]
+fn unused(_: &Value) -> String {
+    pretty(&Value::Null)
+}
