@@ -55,6 +55,9 @@ impl Diagnostic {
 
     /// Render for a terminal (`color`) or for a log and tests (plain).
     pub fn render(&self, sources: &Sources, color: bool) -> String {
+        if self.primary.is_none() && self.secondary.is_empty() {
+            return self.render_bare();
+        }
         let renderer = if color {
             Renderer::styled()
         } else {
@@ -115,12 +118,29 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// A diagnostic with no source line to show: message, then help and notes.
+    fn render_bare(&self) -> String {
+        let mut out = format!("error: {}", self.message);
+        for help in &self.help {
+            let _ = write!(out, "\n  = help: {help}");
+        }
+        for note in &self.notes {
+            let _ = write!(out, "\n  = note: {note}");
+        }
+        out
+    }
+}
+
 /// Render several diagnostics, separated by blank lines, with a count.
 pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let mut out = String::new();
-    for d in diagnostics {
+    for (i, d) in diagnostics.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
         out.push_str(&d.render(sources, color));
-        out.push_str("\n\n");
+        out.push('\n');
     }
     if diagnostics.len() > 1 {
         let _ = writeln!(

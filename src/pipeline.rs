@@ -31,6 +31,10 @@ pub fn merge(input: &SiteInput) -> Result<Merged, Error> {
 
 pub fn build(input: &SiteInput) -> Result<Built, Error> {
     let mut merged = merge(input)?;
+    let secrets = config::validate::refuse_secrets(&mut merged);
+    if !secrets.is_empty() {
+        return Err(input_error(merged.sources, secrets));
+    }
     let site = match config::validate(&merged) {
         Ok(site) => site,
         Err(diagnostics) => return Err(input_error(merged.sources, diagnostics)),

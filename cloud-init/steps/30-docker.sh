@@ -7,6 +7,7 @@ apt_get() { apt-get -o DPkg::Lock::Timeout=600 -q "$@"; }
 {% if apt %}
 # Docker's repository pins packages for one Ubuntu release; refuse others
 # rather than install a mismatched engine.
+# shellcheck source=/dev/null
 . /etc/os-release
 if [ "${VERSION_CODENAME:-}" != {{ apt.suite }} ]; then
   echo "clawbake: the docker-ce layer pins packages for {{ apt.suite }}, but this host is ${PRETTY_NAME:-unknown}" >&2

@@ -139,8 +139,7 @@ fn describe_expected(exp: &str) -> String {
     match exp {
         "u8" => range(0, u8::MAX.into()),
         "u16" => range(0, u16::MAX.into()),
-        "u32" => range(0, u32::MAX.into()),
-        "u64" | "usize" => "a whole number, 0 or more".to_owned(),
+        "u32" | "u64" | "usize" => "a whole number, 0 or more".to_owned(),
         "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
         "f32" | "f64" => "a number".to_owned(),
         "a boolean" | "bool" => "`true` or `false`".to_owned(),
@@ -271,12 +270,15 @@ where
     ) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
             None => Ok(None),
-            Some((i, value)) => seed
-                .deserialize(ValueDe {
+            Some((i, value)) => {
+                let path = format!("{}[{i}]", self.path);
+                seed.deserialize(ValueDe {
                     value,
-                    path: format!("{}[{i}]", self.path),
+                    path: path.clone(),
                 })
-                .map(Some),
+                .map(Some)
+                .map_err(|e| e.at(&path, &value.origin))
+            }
         }
     }
 }
@@ -314,6 +316,10 @@ where
             .pending
             .take()
             .ok_or_else(|| <DeError as de::Error>::custom("internal error: value before key"))?;
-        seed.deserialize(ValueDe { value, path })
+        seed.deserialize(ValueDe {
+            value,
+            path: path.clone(),
+        })
+        .map_err(|e| e.at(&path, &value.origin))
     }
 }

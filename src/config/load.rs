@@ -116,20 +116,35 @@ fn load_into(sources: &mut Sources, input: &SiteInput) -> Result<Loaded, Diagnos
 
     let mut order = vec![(base_id, base)];
     for selector in layers::SELECTORS {
-        let chosen = preview
-            .get(&format!("site.{selector}"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        // An unknown value selects nothing here; validation reports it with
-        // the list of valid ones.
-        if let Some((_, _, builtin)) = layers::SELECTED
+        let key = format!("site.{selector}");
+        let value = preview.get(&key);
+        let chosen = value.and_then(Value::as_str).unwrap_or_default();
+        let choices: Vec<&str> = layers::SELECTED
+            .iter()
+            .filter(|(s, _, _)| s == selector)
+            .map(|(_, v, _)| *v)
+            .collect();
+        let Some((_, _, builtin)) = layers::SELECTED
             .iter()
             .find(|(s, v, _)| s == selector && *v == chosen)
-        {
-            let id = add_builtin(sources, builtin);
-            let layer = tree::parse(sources, id)?;
-            order.push((id, layer));
-        }
+        else {
+            // Checked here, not in validation: without its layer the site
+            // would fail on keys the missing layer sets, far from the typo.
+            let mut d = Diagnostic::new(format!("invalid value for `{key}`"));
+            if let Some(v) = value {
+                d = d.primary(
+                    v.origin.clone(),
+                    format!("expected {}", super::de::one_of(&choices)),
+                );
+            }
+            if let Some(best) = super::validate::did_you_mean(chosen, &choices) {
+                d = d.help(format!("did you mean `\"{best}\"`?"));
+            }
+            return Err(d);
+        };
+        let id = add_builtin(sources, builtin);
+        let layer = tree::parse(sources, id)?;
+        order.push((id, layer));
     }
     order.extend(includes);
     order.push((site_id, site));

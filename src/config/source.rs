@@ -66,6 +66,26 @@ impl Sources {
         (line, col)
     }
 
+    /// Overwrite a value in a source's text with `*`, keeping its length,
+    /// so that a diagnostic quoting the line cannot show a secret.
+    pub fn redact(&mut self, origin: &Origin) {
+        let text = &mut self.list[origin.source.0].text;
+        let Some(secret) = text.get(origin.span.clone()) else {
+            return;
+        };
+        let masked: String = secret
+            .chars()
+            .map(|c| {
+                if c == '"' || c == '\'' {
+                    c.to_string()
+                } else {
+                    "*".repeat(c.len_utf8())
+                }
+            })
+            .collect();
+        text.replace_range(origin.span.clone(), &masked);
+    }
+
     /// `name:line:col` of an origin.
     pub fn locate(&self, origin: &Origin) -> String {
         let (line, col) = self.line_col(origin.source, origin.span.start);

@@ -68,10 +68,24 @@ impl Value {
         }
     }
 
-    /// The value at a dotted path such as `firewall.ssh_port`.
+    /// The value at a dotted path such as `firewall.ssh_port` or
+    /// `firewall.admin_cidrs[0]`.
     pub fn get(&self, path: &str) -> Option<&Value> {
-        path.split('.')
-            .try_fold(self, |value, key| value.as_table()?.get(key))
+        path.split('.').try_fold(self, |value, segment| {
+            let (key, indices) = match segment.find('[') {
+                Some(i) => (&segment[..i], &segment[i..]),
+                None => (segment, ""),
+            };
+            let mut value = value.as_table()?.get(key)?;
+            for index in indices.split_terminator(']') {
+                let i: usize = index.strip_prefix('[')?.parse().ok()?;
+                match &value.node {
+                    Node::Array(items) => value = items.get(i)?,
+                    _ => return None,
+                }
+            }
+            Some(value)
+        })
     }
 
     /// What kind of value this is, as an error message names it.

@@ -32,6 +32,86 @@ pub fn validate(merged: &Merged) -> Result<Site, Vec<Diagnostic>> {
     }
 }
 
+/// Refuse secrets written into a user's file, before anything can quote
+/// them: the value is masked in the source, and the error says where
+/// secrets go instead.
+pub fn refuse_secrets(merged: &mut Merged) -> Vec<Diagnostic> {
+    let mut found = Vec::new();
+    secret_values(&merged.tree, "", &mut found);
+    let mut out = Vec::new();
+    for (path, origin) in found {
+        if merged.sources.get(origin.source).kind != SourceKind::User {
+            continue;
+        }
+        merged.sources.redact(&origin);
+        out.push(
+            Diagnostic::new(format!("`{path}` looks like a secret"))
+                .primary(origin, "a secret in a site file would travel in user-data")
+                .help("remove it, and send it to the server with `clawbake secrets set --host HOST NAME`"),
+        );
+    }
+    out
+}
+
+/// Key names and value shapes that mark a secret.
+fn looks_secret(key: &str, value: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let secret_key = [
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "api_key",
+        "apikey",
+        "private_key",
+    ]
+    .iter()
+    .any(|k| key.contains(k));
+    let secret_shape = ["sk-", "xoxb-", "ghp_", "github_pat_", "pa-", "AKIA"]
+        .iter()
+        .any(|p| value.starts_with(p) && value.len() >= 20)
+        || value.contains("PRIVATE KEY")
+        // Telegram bot tokens: digits, a colon, 35 characters.
+        || value.split_once(':').is_some_and(|(id, rest)| {
+            id.len() >= 6 && id.bytes().all(|b| b.is_ascii_digit()) && rest.len() >= 30
+        });
+    // `*_secret` keys name a secret (api_key_secret = "ANTHROPIC_API_KEY");
+    // only a value that is not such a name can be the secret itself.
+    let names_a_secret = key.ends_with("_secret")
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    (secret_key && !names_a_secret && !value.is_empty()) || secret_shape
+}
+
+fn secret_values(value: &Value, path: &str, out: &mut Vec<(String, Origin)>) {
+    match &value.node {
+        super::tree::Node::Table(t) => {
+            for (k, v) in t {
+                let child = super::merge::join(path, k);
+                if let Some(s) = v.as_str() {
+                    if looks_secret(k, s) {
+                        out.push((child.clone(), v.origin.clone()));
+                    }
+                }
+                secret_values(v, &child, out);
+            }
+        }
+        super::tree::Node::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let key = path.rsplit('.').next().unwrap_or(path);
+                if let Some(s) = v.as_str() {
+                    if looks_secret(key, s) {
+                        out.push((format!("{path}[{i}]"), v.origin.clone()));
+                    }
+                }
+                secret_values(v, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Sample values for keys a site must set, used in `help:` lines.
 const REQUIRED_EXAMPLES: &[(&str, &str)] = &[
     ("site.domain", "domain = \"openclaw.example.com\""),
@@ -479,7 +559,12 @@ impl Checks<'_> {
             .lines
             .iter()
             .filter_map(|l| self.merged.tree.get(&l.key).map(|v| (l, v)))
-            .max_by_key(|(_, v)| v.origin.source);
+            .max_by_key(|(_, v)| {
+                self.merged
+                    .layers
+                    .iter()
+                    .position(|id| *id == v.origin.source)
+            });
         let mut d = Diagnostic::new(format!(
             "the stack needs {} MiB but the {} tier's server has {} MiB",
             budget.total_mib,

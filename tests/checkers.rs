@@ -1,0 +1,210 @@
+//! Every generated file, checked by the real tool that consumes it, for the
+//! example site and each test variant. A tool that is not installed is a
+//! printed skip on a laptop and a failure under `CI=true`.
+
+mod common;
+
+use std::process::Command;
+
+use common::{build_to_dir, files_under, root, run_ok, sites, tool};
+use serde_json::Value;
+
+fn schema(name: &str) -> Value {
+    let path = root().join("../shared/schemas").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("schema is JSON")
+}
+
+fn yaml_to_json(text: &str) -> Value {
+    serde_norway::from_str(text).expect("generated YAML parses")
+}
+
+fn assert_valid(schema: &Value, instance: &Value, what: &str) {
+    let validator = jsonschema::validator_for(schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("  at {}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not match its schema:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn user_data_matches_both_cloud_init_schemas() {
+    let schemas = [
+        schema("cloud-config-v1.cloud-init-24.1.3.json"),
+        schema("cloud-config-v1.cloud-init-25.1.4.json"),
+    ];
+    for (name, input) in sites() {
+        let built = common::build(&input);
+        let text = &built.bundle.user_data;
+        assert!(
+            text.starts_with("#cloud-config\n"),
+            "{name}: user-data must start with #cloud-config"
+        );
+        let doc = yaml_to_json(text);
+        for (i, s) in schemas.iter().enumerate() {
+            assert_valid(s, &doc, &format!("{name} user-data (schema {i})"));
+        }
+    }
+}
+
+#[test]
+fn user_data_passes_cloud_init_schema_command() {
+    let Some(cloud_init) = tool("cloud-init") else {
+        return;
+    };
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        run_ok(
+            Command::new(&cloud_init)
+                .args(["schema", "--config-file"])
+                .arg(dist.join("user-data")),
+            &format!("cloud-init schema on {name}"),
+        );
+    }
+}
+
+#[test]
+fn compose_file_matches_compose_spec() {
+    let spec = schema("compose-spec.json");
+    for (name, input) in sites() {
+        let built = common::build(&input);
+        let file = built
+            .bundle
+            .tree
+            .get("stack/compose.yaml")
+            .expect("compose.yaml");
+        let doc = yaml_to_json(std::str::from_utf8(&file.content).unwrap());
+        assert_valid(&spec, &doc, &format!("{name} compose.yaml"));
+    }
+}
+
+#[test]
+fn squid_parses_its_config() {
+    let Some(squid) = tool("squid") else { return };
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        run_ok(
+            Command::new(&squid)
+                .arg("-k")
+                .arg("parse")
+                .arg("-f")
+                .arg(dist.join("release/stack/squid.conf")),
+            &format!("squid -k parse on {name}"),
+        );
+    }
+}
+
+#[test]
+fn caddy_validates_its_config() {
+    let Some(caddy) = tool("caddy") else { return };
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        let file = dist.join("release/stack/Caddyfile");
+        if !file.exists() {
+            continue; // the tunnel variant runs no Caddy
+        }
+        run_ok(
+            Command::new(&caddy)
+                .args(["validate", "--adapter", "caddyfile", "--config"])
+                .arg(&file)
+                .env("HOME", _tmp.path())
+                .env("XDG_DATA_HOME", _tmp.path())
+                .env("XDG_CONFIG_HOME", _tmp.path()),
+            &format!("caddy validate on {name}"),
+        );
+    }
+}
+
+#[test]
+fn shellcheck_passes_every_script() {
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        let scripts: Vec<_> = files_under(&dist.join("release"))
+            .into_iter()
+            .filter(|p| std::fs::read(p).is_ok_and(|c| c.starts_with(b"#!/bin/bash")))
+            .collect();
+        assert!(
+            scripts.len() >= 10,
+            "{name}: expected the steps and host scripts, found {scripts:?}"
+        );
+        run_ok(
+            Command::new(&shellcheck)
+                .args(["--shell=bash", "--severity=style"])
+                .args(&scripts),
+            &format!("shellcheck on {name}"),
+        );
+    }
+}
+
+#[test]
+fn sshd_accepts_its_config() {
+    let Some(sshd) = tool("sshd") else { return };
+    let Some(keygen) = tool("ssh-keygen") else {
+        return;
+    };
+    for (name, input) in sites() {
+        let (tmp, dist, _) = build_to_dir(&input);
+        let key = tmp.path().join("host_key");
+        run_ok(
+            Command::new(&keygen)
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(&key),
+            "ssh-keygen",
+        );
+        let config = tmp.path().join("sshd_config");
+        let dropin = dist.join("release/host/etc/ssh/sshd_config.d/10-clawbake.conf");
+        std::fs::write(
+            &config,
+            format!("Include {}\nHostKey {}\n", dropin.display(), key.display()),
+        )
+        .unwrap();
+        // sshd wants its privilege separation directory even for -t.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let out = run_ok(
+            Command::new(&sshd).arg("-T").arg("-f").arg(&config),
+            &format!("sshd -T on {name}"),
+        );
+        let built = common::build(&input);
+        let port = format!("port {}\n", built.site.firewall.ssh_port);
+        assert!(
+            out.contains(&port),
+            "{name}: sshd does not listen on the admin port:\n{out}"
+        );
+        for expected in [
+            "passwordauthentication no\n",
+            "permitrootlogin without-password\n",
+            "kbdinteractiveauthentication no\n",
+        ] {
+            assert!(out.contains(expected), "{name}: sshd -T lacks `{expected}`");
+        }
+    }
+}
+
+#[test]
+fn json_files_parse() {
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        let json: Vec<_> = files_under(&dist)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        assert!(
+            json.len() >= 3,
+            "{name}: expected manifest, daemon.json and openclaw.json"
+        );
+        for path in json {
+            let text = std::fs::read_to_string(&path).unwrap();
+            serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+}

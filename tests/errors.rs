@@ -1,0 +1,338 @@
+//! The binary, run on bad input: one test per class of mistake, each
+//! asserting the exact message and exit code, and that `dist/` is left as
+//! it was.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BAD_INPUT: i32 = 3;
+
+/// A valid site; each test breaks it one way.
+const SITE: &str = r#"[site]
+domain = "x.example.com"
+
+[ssh]
+authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD a@b"]
+
+[firewall]
+admin_cidrs = ["203.0.113.7"]
+"#;
+
+struct Run {
+    dir: tempfile::TempDir,
+}
+
+impl Run {
+    fn new(site: &str) -> Run {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("s")).unwrap();
+        std::fs::write(dir.path().join("s/site.toml"), site).unwrap();
+        Run { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn clawbake(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    }
+
+    fn build(&self) -> Output {
+        self.clawbake(&["build", "s/site.toml"])
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Build `site`, expect bad input with exactly `expected` on stderr, and
+/// check an existing dist/ survived untouched.
+fn refused(site: &str, expected: &str) {
+    let run = Run::new(site);
+    let dist = run.path("dist");
+    std::fs::create_dir(&dist).unwrap();
+    std::fs::write(dist.join("manifest.json"), "{\"previous\": true}\n").unwrap();
+    let out = run.build();
+    assert_eq!(stderr(&out), expected);
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(dist.join("manifest.json")).unwrap(),
+        "{\"previous\": true}\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dist).unwrap().count(),
+        1,
+        "dist/ gained files"
+    );
+    assert_no_staging_left(run.dir.path());
+}
+
+fn assert_no_staging_left(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".clawbake"))
+        .collect();
+    assert!(left.is_empty(), "staging directories left behind: {left:?}");
+}
+
+#[test]
+fn bad_toml() {
+    refused(
+        &format!("{SITE}\n[host\nswap_mib = 1\n"),
+        "error: could not parse `s/site.toml` as TOML
+  --> s/site.toml:10:6
+   |
+10 | [host
+   |      ^ unclosed table, expected `]`
+",
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    refused(
+        &format!("{SITE}\n[stack.services.gateway]\nmemry_mib = 3000\n"),
+        "error: unknown key `stack.services.gateway.memry_mib`
+  --> s/site.toml:11:1
+   |
+11 | memry_mib = 3000
+   | ^^^^^^^^^ not a key in `[stack.services.gateway]`
+   |
+   = help: did you mean `memory_mib`?
+",
+    );
+}
+
+#[test]
+fn unknown_table_suggests_the_right_one() {
+    refused(
+        &format!("{SITE}\n[firewal]\nssh_port = 22\n"),
+        "error: unknown key `firewal`
+  --> s/site.toml:10:2
+   |
+10 | [firewal]
+   |  ^^^^^^^ not a key at the top level
+   |
+   = help: did you mean `firewall`?
+",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    refused(
+        &format!("{SITE}\n[host]\nswap_mib = \"4G\"\n"),
+        "error: invalid value for `host.swap_mib`
+  --> s/site.toml:11:12
+   |
+11 | swap_mib = \"4G\"
+   |            ^^^^ expected a whole number, 0 or more, found the string \"4G\"
+   |
+   = note: set by layers/base.toml -> s/site.toml
+",
+    );
+}
+
+#[test]
+fn bad_cidr_points_at_the_element() {
+    refused(
+        &SITE.replace("\"203.0.113.7\"", "\"203.0.113.9\", \"198.51.100.7/24\""),
+        "error: invalid value for `firewall.admin_cidrs[1]`
+ --> s/site.toml:8:31
+  |
+8 | admin_cidrs = [\"203.0.113.9\", \"198.51.100.7/24\"]
+  |                               ^^^^^^^^^^^^^^^^^ `198.51.100.7/24` has host bits set: write `198.51.100.0/24` for the range, or `198.51.100.7` for the one address
+",
+    );
+}
+
+#[test]
+fn not_a_cidr() {
+    refused(
+        &SITE.replace("\"203.0.113.7\"", "\"203.0.113.300\""),
+        "error: invalid value for `firewall.admin_cidrs[0]`
+ --> s/site.toml:8:16
+  |
+8 | admin_cidrs = [\"203.0.113.300\"]
+  |                ^^^^^^^^^^^^^^^ expected an IP address or range like `203.0.113.7` or `203.0.113.0/24`, found `203.0.113.300`
+",
+    );
+}
+
+#[test]
+fn ssh_open_to_the_world() {
+    refused(
+        &SITE.replace("\"203.0.113.7\"", "\"0.0.0.0/0\""),
+        "error: SSH would be open to the whole internet
+ --> s/site.toml:8:16
+  |
+8 | admin_cidrs = [\"0.0.0.0/0\"]
+  |                ^^^^^^^^^^^ `0.0.0.0/0` matches every address
+  |
+  = help: list the addresses you administer from; a VPN's exit address works too
+",
+    );
+}
+
+#[test]
+fn port_clash_names_both_sides() {
+    refused(
+        &SITE.replace("[firewall]\n", "[firewall]\nssh_port = 443\n"),
+        "error: port 443 is used twice
+ --> s/site.toml:8:12
+  |
+8 | ssh_port = 443
+  |            ^^^ SSH listens on 443
+  |
+ --> layers/ingress-caddy.toml:6:16
+  |
+6 | public_ports = [80, 443]
+  |                --------- the ingress publishes 443 too
+  = help: pick another port for SSH, such as `ssh_port = 9922`
+",
+    );
+}
+
+#[test]
+fn over_committed_memory() {
+    refused(
+        &format!("{SITE}\n[stack.services.gateway]\nmemory_mib = 6000\n"),
+        "error: the stack needs 10224 MiB but the starter tier's server has 8192 MiB
+  --> s/site.toml:11:14
+   |
+11 | memory_mib = 6000
+   |              ^^^^ 6000 MiB for openclaw gateway
+   |
+   = help: lower a `memory_mib`, `stack.max_sandboxes` or `stack.sandbox.memory_mib`, or choose a larger `site.tier`
+   = note: memory budget:
+             openclaw gateway                     6000 MiB
+             litellm                              1024 MiB
+             socket proxy                          128 MiB
+             squid egress                          128 MiB
+             caddy                                 128 MiB
+             sandboxes (3 x 512 MiB)              1536 MiB
+             os, sshd and dockerd reserve         1280 MiB
+             total                               10224 MiB
+             server memory                        8192 MiB (over by 2032 MiB)
+",
+    );
+}
+
+#[test]
+fn missing_required_value() {
+    refused(
+        &SITE.replace("domain = \"x.example.com\"\n", ""),
+        "error: missing required value `site.domain`
+  = help: add `domain = \"openclaw.example.com\"` under `[site]` in `s/site.toml`
+  = note: no layer sets it, and it has no default
+",
+    );
+}
+
+#[test]
+fn unknown_tier_suggests_one() {
+    refused(
+        &SITE.replace("[site]\n", "[site]\ntier = \"grwoth\"\n"),
+        "error: invalid value for `site.tier`
+ --> s/site.toml:2:8
+  |
+2 | tier = \"grwoth\"
+  |        ^^^^^^^^ expected `starter`, `growth` or `production`
+  |
+  = help: did you mean `\"growth\"`?
+",
+    );
+}
+
+#[test]
+fn no_ssh_key() {
+    refused(
+        &SITE.replace("authorized_keys = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD a@b\"]", "authorized_keys = []"),
+        "error: no SSH key: nobody could log in to the server
+ --> s/site.toml:5:19
+  |
+5 | authorized_keys = []
+  |                   ^^ this list is empty
+  |
+  = help: add your public key: `authorized_keys = [\"ssh-ed25519 AAAA... you@laptop\"]` under `[ssh]`
+",
+    );
+}
+
+#[test]
+fn secret_in_site_is_refused_and_never_printed() {
+    let secret = "sk-ant-api03-DO-NOT-PRINT-0123456789";
+    let run = Run::new(&format!(
+        "{SITE}\n[providers.anthropic]\napi_key = \"{secret}\"\n"
+    ));
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    let err = stderr(&out);
+    assert!(
+        !err.contains("DO-NOT-PRINT"),
+        "the secret was printed:\n{err}"
+    );
+    assert!(
+        err.starts_with("error: `providers.anthropic.api_key` looks like a secret\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("clawbake secrets set --host HOST NAME"),
+        "{err}"
+    );
+    assert!(!run.path("dist").exists());
+}
+
+#[test]
+fn missing_site_file_says_how_to_make_one() {
+    let run = Run::new(SITE);
+    let out = run.clawbake(&["build", "nope/site.toml"]);
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert_eq!(
+        stderr(&out),
+        "error: could not read site file `nope/site.toml`: No such file or directory (os error 2)
+  = help: create one with `clawbake init mysite`, or run `clawbake build` with no argument for the example site
+"
+    );
+}
+
+#[test]
+fn refuses_to_replace_a_directory_it_did_not_write() {
+    let run = Run::new(SITE);
+    std::fs::create_dir(run.path("dist")).unwrap();
+    std::fs::write(run.path("dist/notes.txt"), "mine").unwrap();
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: replacing `dist`: it exists and was not written by clawbake (no manifest.json); choose another `--out`\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.path("dist/notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
+#[test]
+fn a_good_build_replaces_the_previous_dist() {
+    let run = Run::new(SITE);
+    assert!(run.build().status.success());
+    std::fs::write(run.path("dist/stale"), "x").unwrap();
+    let out = run.build();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !run.path("dist/stale").exists(),
+        "the old dist/ was not replaced"
+    );
+    assert!(run.path("dist/user-data").exists());
+    assert_no_staging_left(run.dir.path());
+}
