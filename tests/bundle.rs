@@ -1,0 +1,205 @@
+//! The whole bundle as golden snapshots (one per site, a header per file),
+//! plus the promises that hold for every build: byte-identical output for
+//! identical input, and no secret from the environment in any file.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use common::{build, files_under, sites};
+
+/// Every file of `dist/` with a header naming its path, mode and scope.
+fn snapshot_text(built: &clawbake::pipeline::Built) -> String {
+    let mut out = String::new();
+    for (path, mode, content) in built.bundle.outputs() {
+        let scope = path
+            .strip_prefix("release/")
+            .and_then(|p| built.bundle.tree.get(p))
+            .map_or("bundle", |f| match f.scope {
+                clawbake::bundle::Scope::Host => "host",
+                clawbake::bundle::Scope::Stack => "stack",
+            });
+        let _ = writeln!(out, "=== {path} ({mode:04o}, {scope}) ===");
+        out.push_str(&String::from_utf8_lossy(&content));
+        if !content.ends_with(b"\n") {
+            out.push_str("\n[no final newline]\n");
+        }
+    }
+    out
+}
+
+#[test]
+fn golden_bundles() {
+    for (name, input) in sites() {
+        let built = build(&input);
+        insta::assert_snapshot!(name, snapshot_text(&built));
+    }
+}
+
+#[test]
+fn identical_input_gives_identical_bytes() {
+    for (name, input) in sites() {
+        let (_a, dist_a, _) = common::build_to_dir(&input);
+        let (_b, dist_b, _) = common::build_to_dir(&input);
+        let files_a = files_under(&dist_a);
+        let files_b = files_under(&dist_b);
+        assert_eq!(files_a.len(), files_b.len(), "{name}");
+        for (a, b) in files_a.iter().zip(&files_b) {
+            assert_eq!(
+                a.strip_prefix(&dist_a).unwrap(),
+                b.strip_prefix(&dist_b).unwrap()
+            );
+            assert_eq!(
+                std::fs::read(a).unwrap(),
+                std::fs::read(b).unwrap(),
+                "{name}: {} differs",
+                a.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stack_change_moves_only_stack_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let base =
+        std::fs::read_to_string(common::root().join("tests/sites/tunnel/site.toml")).unwrap();
+    std::fs::write(dir.path().join("site.toml"), &base).unwrap();
+    let before = build(&clawbake::config::SiteInput::File(
+        dir.path().join("site.toml"),
+    ));
+    std::fs::write(
+        dir.path().join("site.toml"),
+        format!("{base}\n[egress]\nallow_domains = [\"api.github.com\"]\n"),
+    )
+    .unwrap();
+    let after = build(&clawbake::config::SiteInput::File(
+        dir.path().join("site.toml"),
+    ));
+    assert_ne!(
+        before.bundle.manifest.build_id,
+        after.bundle.manifest.build_id
+    );
+    let changed: Vec<(&str, clawbake::bundle::Scope)> = after
+        .bundle
+        .tree
+        .files()
+        .filter(|(p, f)| before.bundle.tree.get(p).map(|b| &b.content) != Some(&f.content))
+        .map(|(p, f)| (p, f.scope))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("stack/compose.yaml", clawbake::bundle::Scope::Stack),
+            ("stack/squid.conf", clawbake::bundle::Scope::Stack)
+        ]
+    );
+}
+
+#[test]
+fn secrets_in_the_environment_never_reach_the_bundle() {
+    let secrets = [
+        (
+            "ANTHROPIC_API_KEY",
+            "sk-ant-api03-ENVSECRET-aaaaaaaaaaaaaaaa",
+        ),
+        ("OPENAI_API_KEY", "sk-proj-ENVSECRET-bbbbbbbbbbbbbbbb"),
+        ("LITELLM_MASTER_KEY", "sk-ENVSECRET-cccccccccccccccccccc"),
+        ("OPENCLAW_GATEWAY_TOKEN", "ENVSECRET-dddddddddddddddddddd"),
+        (
+            "TELEGRAM_BOT_TOKEN",
+            "123456789:ENVSECRET-eeeeeeeeeeeeeeeeeeeeeeeeee",
+        ),
+        ("VOYAGE_API_KEY", "pa-ENVSECRET-ffffffffffffffffffff"),
+        ("TUNNEL_TOKEN", "ENVSECRET-gggggggggggggggggggggggg"),
+    ];
+    for site in [
+        None,
+        Some("tests/sites/tunnel/site.toml"),
+        Some("tests/sites/growth/site.toml"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawbake"));
+        cmd.arg("build")
+            .arg("--out")
+            .arg(dir.path().join("dist"))
+            .envs(secrets);
+        if let Some(s) = site {
+            cmd.arg(common::root().join(s));
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut texts = vec![out.stdout, out.stderr];
+        texts.extend(
+            files_under(&dir.path().join("dist"))
+                .iter()
+                .map(|p| std::fs::read(p).unwrap()),
+        );
+        // The gzip+base64 files in user-data are checked decoded too: the
+        // release tree holds the same bytes in the clear.
+        for text in &texts {
+            let text = String::from_utf8_lossy(text);
+            assert!(
+                !text.contains("ENVSECRET"),
+                "a secret from the environment leaked into the output"
+            );
+        }
+    }
+}
+
+#[test]
+fn user_data_carries_every_release_file_byte_for_byte() {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    for (name, input) in sites() {
+        let built = build(&input);
+        let doc: serde_json::Value = serde_norway::from_str(&built.bundle.user_data).unwrap();
+        let files = doc["write_files"].as_array().unwrap();
+        assert_eq!(
+            files.len(),
+            built.bundle.tree.files().count() + 1,
+            "{name}: the tree plus manifest.json"
+        );
+        for wf in files {
+            let path = wf["path"].as_str().unwrap();
+            let rel = path
+                .split_once("/releases/")
+                .unwrap()
+                .1
+                .split_once('/')
+                .unwrap()
+                .1;
+            let content = wf["content"].as_str().unwrap();
+            let bytes = match wf.get("encoding").and_then(|e| e.as_str()) {
+                Some("gz+b64") => {
+                    let gz = base64::engine::general_purpose::STANDARD
+                        .decode(content)
+                        .unwrap();
+                    let mut out = Vec::new();
+                    flate2::read::GzDecoder::new(&gz[..])
+                        .read_to_end(&mut out)
+                        .unwrap();
+                    out
+                }
+                None => content.as_bytes().to_vec(),
+                Some(other) => panic!("{name}: unexpected encoding {other}"),
+            };
+            let expected = match built.bundle.tree.get(rel) {
+                Some(f) => f.content.clone(),
+                None => built.bundle.manifest.to_json().into_bytes(),
+            };
+            assert_eq!(bytes, expected, "{name}: {rel}");
+            let mode = built.bundle.tree.get(rel).map_or(0o644, |f| f.mode);
+            assert_eq!(
+                wf["permissions"].as_str().unwrap(),
+                format!("{mode:04o}"),
+                "{name}: {rel}"
+            );
+        }
+    }
+}
