@@ -97,18 +97,41 @@ fn init(dir: &std::path::Path) -> Result<Output, Error> {
     }
     let io = |action: String| move |source| Error::Io { action, source };
     std::fs::create_dir_all(dir).map_err(io(format!("creating `{}`", dir.display())))?;
-    std::fs::write(&site, layers::EXAMPLE_SITE.text)
-        .map_err(io(format!("writing `{}`", site.display())))?;
+    let (keys, found) = local_public_key();
+    let text = layers::INIT_SITE.text.replace("[KEYS]", &keys);
+    std::fs::write(&site, text).map_err(io(format!("writing `{}`", site.display())))?;
     let lock = dir.join("images.lock");
     if !lock.exists() {
         std::fs::write(&lock, layers::EXAMPLE_IMAGES_LOCK.text)
             .map_err(io(format!("writing `{}`", lock.display())))?;
     }
+    let key_line = match found {
+        Some(path) => format!("  (your SSH key from {path} is already in)\n"),
+        None => String::new(),
+    };
     Ok(Output {
         stdout: format!(
-            "created {site}\nnext:\n  1. set `domain`, your SSH key and your admin address in {site}\n  2. clawbake build {site}\n  3. paste dist/user-data into your provider's \"user data\" box\n",
+            "created {site}\n{key_line}next:\n  1. set `domain`, your SSH key and your admin address (the TODOs) in {site}\n  2. clawbake build {site}\n  3. paste dist/user-data into your provider's \"user data\" box\n",
             site = site.display()
         ),
         stderr: String::new(),
     })
+}
+
+/// The first public key in `~/.ssh`, as a TOML list, and where it came from.
+fn local_public_key() -> (String, Option<String>) {
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return ("[]".to_owned(), None);
+    };
+    for name in ["id_ed25519.pub", "id_ecdsa.pub", "id_rsa.pub"] {
+        let path = home.join(".ssh").join(name);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let line = text.lines().next().unwrap_or("").trim();
+            if crate::model::SshKey::parse(line).is_ok() {
+                let key = crate::config::tree::toml_string(line);
+                return (format!("[\n  {key},\n]"), Some(path.display().to_string()));
+            }
+        }
+    }
+    ("[]".to_owned(), None)
 }

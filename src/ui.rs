@@ -27,6 +27,8 @@ pub fn paste_fit(size: usize) -> String {
         .filter(|(_, limit)| size > *limit)
         .map(|(name, limit)| format!("{name} ({} KiB)", limit / 1024))
         .collect();
+    // User-data is kilobytes; f64 is exact far beyond that.
+    #[allow(clippy::cast_precision_loss)]
     let kib = format!("{:.1} KiB", size as f64 / 1024.0);
     match (fits.is_empty(), too_big.is_empty()) {
         (false, true) => format!("{kib}: fits {}", fits.join(" and ")),

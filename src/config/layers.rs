@@ -38,6 +38,7 @@ pub const SELECTED: &[(&str, &str, Builtin)] = &[
 pub const SELECTORS: &[&str] = &["docker", "tier", "ingress"];
 
 pub const EXAMPLE_SITE: Builtin = builtin!("sites/example/site.toml");
+pub const INIT_SITE: Builtin = builtin!("sites/init/site.toml");
 pub const EXAMPLE_IMAGES_LOCK: Builtin = builtin!("sites/example/images.lock");
 pub const CLOUDFLARE_LOCK: Builtin = builtin!("layers/cloudflare.lock");
 

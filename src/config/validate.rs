@@ -511,6 +511,24 @@ impl Checks<'_> {
                 None,
             );
         }
+        self.models(site);
+        for (i, tool) in site.openclaw.tools_deny.iter().enumerate() {
+            if tool.is_empty()
+                || !tool
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:-*".contains(&b))
+            {
+                self.error(
+                    &format!("openclaw.tools_deny[{i}]"),
+                    "invalid tool name",
+                    "expected a tool or group name like `exec` or `group:runtime`",
+                    None,
+                );
+            }
+        }
+    }
+
+    fn models(&mut self, site: &Site) {
         for (name, model) in &site.models {
             let p = &model.budget_period;
             let digits = p.trim_end_matches(|c: char| c.is_ascii_alphabetic());
@@ -528,20 +546,6 @@ impl Checks<'_> {
                     &key,
                     &format!("invalid value for `{key}`"),
                     "expected 0 (no cap) or more",
-                    None,
-                );
-            }
-        }
-        for (i, tool) in site.openclaw.tools_deny.iter().enumerate() {
-            if tool.is_empty()
-                || !tool
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_:-*".contains(&b))
-            {
-                self.error(
-                    &format!("openclaw.tools_deny[{i}]"),
-                    "invalid tool name",
-                    "expected a tool or group name like `exec` or `group:runtime`",
                     None,
                 );
             }

@@ -11,7 +11,7 @@ use flate2::{Compression, GzBuilder};
 use serde::Serialize;
 
 use crate::bundle::Tree;
-use crate::model::Site;
+use crate::model::{Site, SshKey};
 
 #[derive(Serialize)]
 struct CloudConfig<'a> {
@@ -60,7 +60,7 @@ pub fn render(
             .ssh
             .authorized_keys
             .iter()
-            .map(|k| k.as_str())
+            .map(SshKey::as_str)
             .collect(),
         write_files,
         runcmd: vec![vec![format!("{release_dir}/apply.sh")]],

@@ -1,6 +1,8 @@
 //! Host-scope files: what changes the machine itself. A change here needs
 //! a fresh server (see "Rebuild, don't mutate").
 
+use std::fmt::Write as _;
+
 use serde_json::json;
 use tera::Context;
 
@@ -20,7 +22,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
 
     let mut sysctl = String::from("# clawbake: kernel settings for the OpenClaw host.\n");
     for (key, value) in &site.host.sysctl {
-        sysctl.push_str(&format!("{key} = {value}\n"));
+        let _ = writeln!(sysctl, "{key} = {value}");
     }
     tree.add(
         "host/etc/sysctl.d/99-clawbake.conf",
@@ -95,6 +97,12 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
         render("host/clawbake-docker-user.service", &Context::new()),
     );
 
+    tools(tree, site);
+    steps(tree, site, cloudflare, &public_ports);
+}
+
+/// The host's own tools: secrets into env files, backups, token rotation.
+fn tools(tree: &mut Tree, site: &Site) {
     tree.add(
         "host/usr/local/sbin/clawbake-env",
         0o755,
@@ -129,8 +137,6 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
         Scope::Host,
         render("host/cron", &ctx),
     );
-
-    steps(tree, site, cloudflare, &public_ports);
 }
 
 fn steps(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, public_ports: &[String]) {

@@ -1,6 +1,7 @@
 //! The tera templates: shell scripts and config files that are neither YAML
 //! nor JSON. They live under `cloud-init/` and are compiled into the binary.
 
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use tera::{Context, Tera};
@@ -57,7 +58,7 @@ pub fn render(name: &str, context: &Context) -> String {
             let mut msg = format!("internal error: template `{name}` failed: {e}");
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
+                let _ = write!(msg, ": {s}");
                 source = s.source();
             }
             panic!("{msg}")

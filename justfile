@@ -1,0 +1,23 @@
+# clawbake's everyday commands. `just --list` shows them.
+
+# Build the built-in example site into dist/.
+build:
+    cargo run --release -- build
+
+# Format, lint and test, as CI does (CI also installs the checkers first).
+test:
+    cargo fmt --all -- --check
+    cargo clippy --all-targets -- -D warnings
+    cargo test
+
+# Re-record the golden bundles after an intended change; review the diff.
+snapshots:
+    INSTA_UPDATE=always cargo test --test bundle golden_bundles
+
+# Wall time (hyperfine) and peak memory (GNU time) of `clawbake build` on the example site.
+bench:
+    cargo build --release
+    rm -rf target/bench && mkdir -p target/bench
+    hyperfine --warmup 5 --runs 50 'target/release/clawbake build --out target/bench/dist'
+    /usr/bin/time -o target/bench/time.txt -f 'peak RSS %M KiB, %e s wall' target/release/clawbake build --out target/bench/dist > /dev/null 2>&1
+    cat target/bench/time.txt
