@@ -10,12 +10,12 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Whether a change to a file needs a new server (host) or only a new
 /// release of the stack (stack). See "Rebuild, don't mutate" in DESIGN.md.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Host,
@@ -86,7 +86,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// `manifest.json`: what a release contains, for drift checks and plans.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: u32,
     pub build_id: String,
@@ -98,7 +98,7 @@ pub struct Manifest {
     pub cloudflare_ranges_as_of: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestFile {
     pub path: String,
     pub sha256: String,
@@ -107,7 +107,7 @@ pub struct ManifestFile {
     pub size: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestImage {
     pub service: String,
     pub image: String,

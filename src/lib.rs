@@ -10,6 +10,7 @@
 //! - [`render`]: host files, stack files and the cloud-config user-data;
 //! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
 //! - [`pipeline`]: all of the above in one call;
+//! - [`plan`]: what a provision would do to a host, from manifests alone;
 //! - [`explain`]: where a merged value came from;
 //! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
 //! - [`ui`]: the only module that formats for the terminal.
@@ -24,5 +25,6 @@ pub mod explain;
 pub mod locks;
 pub mod model;
 pub mod pipeline;
+pub mod plan;
 pub mod render;
 pub mod ui;
