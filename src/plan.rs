@@ -145,6 +145,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::too_many_lines)] // a table reads best whole
     fn decisions() {
         let sshd = file(
             "host/etc/ssh/sshd_config.d/10-clawbake.conf",
@@ -176,7 +177,7 @@ mod tests {
                 file("stack/Caddyfile", Scope::Stack, "e"),
             ],
         );
-        let host_removed = manifest("5", &[compose.clone()]);
+        let host_removed = manifest("5", std::slice::from_ref(&compose));
         let mut edited = observed(&v1);
         edited.insert(sshd.path.clone(), "edited".to_owned());
         let mut deleted = observed(&v1);

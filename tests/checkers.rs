@@ -104,7 +104,7 @@ fn squid_parses_its_config() {
 fn caddy_validates_its_config() {
     let Some(caddy) = tool("caddy") else { return };
     for (name, input) in sites() {
-        let (_tmp, dist, _) = build_to_dir(&input);
+        let (tmp, dist, _) = build_to_dir(&input);
         let file = dist.join("release/stack/Caddyfile");
         if !file.exists() {
             continue; // the tunnel variant runs no Caddy
@@ -113,9 +113,9 @@ fn caddy_validates_its_config() {
             Command::new(&caddy)
                 .args(["validate", "--adapter", "caddyfile", "--config"])
                 .arg(&file)
-                .env("HOME", _tmp.path())
-                .env("XDG_DATA_HOME", _tmp.path())
-                .env("XDG_CONFIG_HOME", _tmp.path()),
+                .env("HOME", tmp.path())
+                .env("XDG_DATA_HOME", tmp.path())
+                .env("XDG_CONFIG_HOME", tmp.path()),
             &format!("caddy validate on {name}"),
         );
     }

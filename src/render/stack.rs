@@ -9,7 +9,6 @@
 use serde_json::{Map, Value, json};
 use tera::Context;
 
-use super::host::pretty;
 use super::openclaw;
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
@@ -224,11 +223,50 @@ fn healthcheck(test: &[&str]) -> Value {
 }
 
 fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
-    let s = &site.stack.services;
-    let proxy_env = format!("http://egress:{SQUID_PORT}");
     let mut services = Map::new();
+    services.insert("docker-proxy".into(), socket_proxy(site, images));
+    services.insert("openclaw".into(), gateway(site, images, hashes));
+    services.insert("litellm".into(), litellm(site, images, hashes));
+    services.insert("egress".into(), egress(site, images, hashes));
+    let mut volumes = json!({ "openclaw-data": {} });
+    match site.site.ingress {
+        Ingress::Caddy => {
+            services.insert("caddy".into(), caddy(site, images, hashes));
+            volumes["caddy-data"] = json!({});
+            volumes["caddy-config"] = json!({});
+        }
+        Ingress::Tunnel => {
+            services.insert("cloudflared".into(), cloudflared(site, images));
+        }
+    }
+    let n = &site.stack.networks;
+    let net = |subnet: String, internal: bool| {
+        let mut v = json!({ "driver": "bridge", "ipam": { "config": [{ "subnet": subnet }] } });
+        if internal {
+            v["internal"] = json!(true);
+        }
+        v
+    };
+    let doc = json!({
+        "name": site.site.name.as_str(),
+        "services": services,
+        "networks": {
+            "openclaw-net": net(n.internal.to_string(), true),
+            "proxy-net": net(n.proxy.to_string(), false),
+            "egress-net": net(n.egress.to_string(), false),
+        },
+        "volumes": volumes,
+    });
+    let yaml = serde_norway::to_string(&doc).expect("compose file serializes");
+    format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
+}
 
-    services.insert("docker-proxy".into(), json!({
+fn proxy_url() -> String {
+    format!("http://egress:{SQUID_PORT}")
+}
+
+fn socket_proxy(site: &Site, images: &Images) -> Value {
+    json!({
         "image": images.socket_proxy,
         "container_name": "openclaw-docker-proxy",
         // The narrowest set OpenClaw's sandboxes work with: read containers
@@ -265,21 +303,19 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
         "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro"],
         "networks": ["openclaw-net"],
         "healthcheck": healthcheck(&["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
-        "deploy": limits(&s.socket_proxy),
+        "deploy": limits(&site.stack.services.socket_proxy),
         "restart": "unless-stopped",
-    }));
+    })
+}
 
-    let mut gateway_networks = json!({ "openclaw-net": {}, "proxy-net": {} });
-    if site.site.ingress == Ingress::Tunnel {
-        gateway_networks = json!({ "openclaw-net": {}, "proxy-net": {} });
-    }
-    services.insert("openclaw".into(), json!({
+fn gateway(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+    json!({
         "image": images.gateway,
         "container_name": "openclaw",
         "environment": {
             "DOCKER_HOST": format!("tcp://docker-proxy:{SOCKET_PROXY_PORT}"),
-            "HTTP_PROXY": proxy_env,
-            "HTTPS_PROXY": proxy_env,
+            "HTTP_PROXY": proxy_url(),
+            "HTTPS_PROXY": proxy_url(),
             "NO_PROXY": "docker-proxy,litellm,localhost,127.0.0.1",
             "OPENCLAW_DISABLE_BONJOUR": "1",
         },
@@ -289,7 +325,7 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
             format!("{CURRENT}/openclaw/openclaw.json:{}/openclaw.json:ro", openclaw::HOME_STATE),
             format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", openclaw::HOME_STATE),
         ],
-        "networks": gateway_networks,
+        "networks": ["openclaw-net", "proxy-net"],
         "depends_on": {
             "docker-proxy": { "condition": "service_healthy" },
             "egress": { "condition": "service_healthy" },
@@ -298,17 +334,19 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
         "labels": { "clawbake.config": hashes.openclaw },
         "healthcheck": healthcheck(&openclaw::HEALTHCHECK),
         "cap_drop": ["ALL"],
-        "deploy": limits(&s.gateway),
+        "deploy": limits(&site.stack.services.gateway),
         "restart": "unless-stopped",
-    }));
+    })
+}
 
-    services.insert("litellm".into(), json!({
+fn litellm(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+    json!({
         "image": images.litellm,
         "container_name": "openclaw-litellm",
         "command": ["--config", "/app/config.yaml", "--port", LITELLM_PORT.to_string()],
         "environment": {
-            "HTTP_PROXY": proxy_env,
-            "HTTPS_PROXY": proxy_env,
+            "HTTP_PROXY": proxy_url(),
+            "HTTPS_PROXY": proxy_url(),
             "NO_PROXY": "localhost,127.0.0.1",
         },
         "env_file": [format!("{ENV_DIR}/litellm.env")],
@@ -320,93 +358,62 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
             "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{LITELLM_PORT}/health/liveliness', timeout=5)\" || exit 1"
         )]),
         "cap_drop": ["ALL"],
-        "deploy": limits(&s.litellm),
+        "deploy": limits(&site.stack.services.litellm),
         "restart": "unless-stopped",
-    }));
-
-    services.insert(
-        "egress".into(),
-        json!({
-            "image": images.egress,
-            "container_name": "openclaw-egress",
-            "volumes": [format!("{CURRENT}/squid.conf:/etc/squid/squid.conf:ro")],
-            "networks": ["openclaw-net", "egress-net"],
-            "labels": { "clawbake.config": hashes.squid },
-            "healthcheck": healthcheck(&["CMD", "squid", "-k", "check"]),
-            "deploy": limits(&s.egress),
-            "restart": "unless-stopped",
-        }),
-    );
-
-    let mut volumes = json!({ "openclaw-data": {} });
-    match site.site.ingress {
-        Ingress::Caddy => {
-            let ports: Vec<String> = site
-                .firewall
-                .public_ports
-                .iter()
-                .map(|p| format!("{p}:{p}"))
-                .collect();
-            services.insert("caddy".into(), json!({
-                "image": images.ingress,
-                "container_name": "openclaw-caddy",
-                "ports": ports,
-                "volumes": [
-                    format!("{CURRENT}/Caddyfile:/etc/caddy/Caddyfile:ro"),
-                    "caddy-data:/data",
-                    "caddy-config:/config",
-                ],
-                "networks": ["proxy-net"],
-                "depends_on": { "openclaw": { "condition": "service_started" } },
-                "labels": { "clawbake.config": hashes.caddy },
-                "healthcheck": healthcheck(&["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
-                "cap_drop": ["ALL"],
-                "cap_add": ["NET_BIND_SERVICE"],
-                "deploy": limits(&s.caddy),
-                "restart": "unless-stopped",
-            }));
-            volumes["caddy-data"] = json!({});
-            volumes["caddy-config"] = json!({});
-        }
-        Ingress::Tunnel => {
-            services.insert("cloudflared".into(), json!({
-                "image": images.ingress,
-                "container_name": "openclaw-tunnel",
-                "command": ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"],
-                "env_file": [format!("{ENV_DIR}/cloudflared.env")],
-                "networks": ["proxy-net"],
-                "depends_on": { "openclaw": { "condition": "service_started" } },
-                "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:2000", "ready"]),
-                "cap_drop": ["ALL"],
-                "deploy": limits(&s.tunnel),
-                "restart": "unless-stopped",
-            }));
-        }
-    }
-
-    let n = &site.stack.networks;
-    let net = |subnet: String, internal: bool| {
-        let mut v = json!({ "driver": "bridge", "ipam": { "config": [{ "subnet": subnet }] } });
-        if internal {
-            v["internal"] = json!(true);
-        }
-        v
-    };
-    let doc = json!({
-        "name": site.site.name.as_str(),
-        "services": services,
-        "networks": {
-            "openclaw-net": net(n.internal.to_string(), true),
-            "proxy-net": net(n.proxy.to_string(), false),
-            "egress-net": net(n.egress.to_string(), false),
-        },
-        "volumes": volumes,
-    });
-    let yaml = serde_norway::to_string(&doc).expect("compose file serializes");
-    format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
+    })
 }
 
-#[allow(dead_code)]
-fn unused(_: &Value) -> String {
-    pretty(&Value::Null)
+fn egress(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+    json!({
+        "image": images.egress,
+        "container_name": "openclaw-egress",
+        "volumes": [format!("{CURRENT}/squid.conf:/etc/squid/squid.conf:ro")],
+        "networks": ["openclaw-net", "egress-net"],
+        "labels": { "clawbake.config": hashes.squid },
+        "healthcheck": healthcheck(&["CMD", "squid", "-k", "check"]),
+        "deploy": limits(&site.stack.services.egress),
+        "restart": "unless-stopped",
+    })
+}
+
+fn caddy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+    let ports: Vec<String> = site
+        .firewall
+        .public_ports
+        .iter()
+        .map(|p| format!("{p}:{p}"))
+        .collect();
+    json!({
+        "image": images.ingress,
+        "container_name": "openclaw-caddy",
+        "ports": ports,
+        "volumes": [
+            format!("{CURRENT}/Caddyfile:/etc/caddy/Caddyfile:ro"),
+            "caddy-data:/data",
+            "caddy-config:/config",
+        ],
+        "networks": ["proxy-net"],
+        "depends_on": { "openclaw": { "condition": "service_started" } },
+        "labels": { "clawbake.config": hashes.caddy },
+        "healthcheck": healthcheck(&["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
+        "cap_drop": ["ALL"],
+        "cap_add": ["NET_BIND_SERVICE"],
+        "deploy": limits(&site.stack.services.caddy),
+        "restart": "unless-stopped",
+    })
+}
+
+fn cloudflared(site: &Site, images: &Images) -> Value {
+    json!({
+        "image": images.ingress,
+        "container_name": "openclaw-tunnel",
+        "command": ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"],
+        "env_file": [format!("{ENV_DIR}/cloudflared.env")],
+        "networks": ["proxy-net"],
+        "depends_on": { "openclaw": { "condition": "service_started" } },
+        "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:2000", "ready"]),
+        "cap_drop": ["ALL"],
+        "deploy": limits(&site.stack.services.tunnel),
+        "restart": "unless-stopped",
+    })
 }
