@@ -14,7 +14,7 @@ fn block_after(readme: &str, marker: &str, fence: &str) -> String {
     let open = rest.find(fence).expect("a fenced block") + fence.len();
     let body = &rest[open..];
     let body = &body[body.find('\n').unwrap() + 1..];
-    body[..body.find("\n```").unwrap() + 1].to_owned()
+    body[..=body.find("\n```").unwrap()].to_owned()
 }
 
 #[test]
@@ -46,10 +46,13 @@ fn the_worked_example_builds_and_explains_as_documented() {
     ]);
     let got = String::from_utf8(out.stdout).unwrap();
     // The README leaves out the trailing `layers:` line.
-    let got: String = got
-        .lines()
-        .filter(|l| !l.starts_with("layers:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let got: String =
+        got.lines()
+            .filter(|l| !l.starts_with("layers:"))
+            .fold(String::new(), |mut acc, l| {
+                acc.push_str(l);
+                acc.push('\n');
+                acc
+            });
     assert_eq!(got, expected);
 }
