@@ -11,8 +11,14 @@ use serde_json::Value;
 
 fn schema(name: &str) -> Value {
     let path = root().join("../shared/schemas").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    // The schemas are the project's shared reference, checked out beside the
+    // repository (as CI does), not copied into it.
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "reading {}: {e} (shared/ must be beside the repository)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).expect("schema is JSON")
 }
 
