@@ -263,6 +263,8 @@ pub struct Channels {
 #[serde(deny_unknown_fields)]
 pub struct Telegram {
     pub enabled: bool,
+    /// The Bot API's domain, reachable through Squid when enabled.
+    pub domains: Vec<EgressDomain>,
     pub dm_policy: DmPolicy,
     pub require_mention: bool,
 }

@@ -4,6 +4,9 @@
 set -euo pipefail
 
 /usr/local/sbin/clawbake-env "$RELEASE_DIR"
+# OpenClaw's state: same path on the host as in the container, owned by the
+# image's user.
+install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} {{ state_dir }}
 ln -sfn "$RELEASE_DIR" /opt/clawbake/current.new
 mv -T /opt/clawbake/current.new /opt/clawbake/current
 

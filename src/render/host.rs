@@ -239,6 +239,8 @@ fn steps(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, public_ports
 
     let mut ctx = Context::new();
     ctx.insert("health_timeout", &site.stack.health_timeout_secs);
+    ctx.insert("state_dir", super::openclaw::STATE_DIR);
+    ctx.insert("state_uid", &super::openclaw::UID);
     tree.add(
         "steps/90-stack.sh",
         0o755,

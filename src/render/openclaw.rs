@@ -1,61 +1,115 @@
-//! OpenClaw's own config file (`openclaw.json`, JSON5, strictly validated:
-//! an unknown key stops the gateway). JSON is valid JSON5, so it is written
-//! with a JSON serializer. Secrets are `${VAR}` references that OpenClaw
-//! resolves from the container's environment, never literal values.
+//! OpenClaw's own config file (JSON5, strictly validated: an unknown key
+//! stops the gateway). JSON is valid JSON5, so a JSON serializer writes it.
 //!
-//! Key names follow OpenClaw's configuration reference for the pinned
-//! version, not the guide (which uses names OpenClaw does not accept).
+//! Key names come from OpenClaw's zod schema at the 2026.2.15 release
+//! commit, not from the guide: several of the guide's keys do not exist
+//! (`agents.defaults.tools`, `docker.memoryLimit`, `logging.format`) and
+//! would stop the gateway.
+//!
+//! Layout in the container, chosen for two reasons:
+//! - the config is release-owned and read-only (`OPENCLAW_CONFIG_PATH`
+//!   points at a bind mount of this release's file); a change is a new
+//!   release, never an edit;
+//! - the state directory has the same absolute path on the host and in the
+//!   container. OpenClaw starts sandboxes by running `docker create -v
+//!   <its own path>:...` against the host's daemon, which resolves the path
+//!   on the host; any other layout mounts the wrong directory.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::host::pretty;
-use super::stack::LITELLM_PORT;
+use super::stack::{LITELLM_PORT, SQUID_PORT};
 use crate::model::{MemoryProvider, Site};
 
-/// The state directory inside the container: the image runs as `node`
-/// (uid 1000) with its home at `/home/node`.
-pub const HOME_STATE: &str = "/home/node/.openclaw";
+/// OpenClaw's state directory, on the host and in the container alike.
+pub const STATE_DIR: &str = "/var/lib/openclaw";
+/// Where the release's config is mounted read-only in the container.
+pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
+/// The image runs as `node`, uid and gid 1000.
+pub const UID: u32 = 1000;
 
-/// The gateway's container healthcheck.
-pub const HEALTHCHECK: [&str; 2] = [
-    "CMD-SHELL",
-    "node -e \"fetch('http://127.0.0.1:18789/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))\"",
-];
+/// The gateway's healthcheck. 2026.2.15 has no health endpoint (it came in
+/// 2026.3.1); the Control UI answers `GET /` without auth, so a status
+/// below 500 proves the HTTP server is up. Node is in the image.
+pub fn healthcheck(port: u16) -> Vec<String> {
+    vec![
+        "CMD".to_owned(),
+        "node".to_owned(),
+        "-e".to_owned(),
+        format!(
+            "fetch('http://127.0.0.1:{port}/').then(r=>process.exit(r.status<500?0:1),()=>process.exit(1))"
+        ),
+    ]
+}
 
 pub fn config(site: &Site) -> String {
     let sandbox = &site.stack.sandbox;
+    let proxy = format!("http://egress:{SQUID_PORT}");
     let models: Vec<Value> = site
         .models
         .keys()
-        .map(|name| json!({ "id": name, "name": name }))
+        .map(|name| json!({ "id": name, "name": name, "maxTokens": site.openclaw.max_tokens }))
         .collect();
+
+    // Plugins are an allowlist: only what this site uses. Telegram is a
+    // bundled plugin that is off by default; the gateway would enable it by
+    // writing the (read-only) config, so it is enabled here.
+    let mut allow = vec!["memory-core"];
+    let mut entries = Map::new();
+    if site.channels.telegram.enabled {
+        allow.push("telegram");
+        entries.insert("telegram".into(), json!({ "enabled": true }));
+    }
+
+    let mut defaults = json!({
+        "workspace": format!("{STATE_DIR}/workspace"),
+        "model": { "primary": format!("litellm/{}", site.openclaw.default_model) },
+        "maxConcurrent": site.stack.max_sandboxes,
+        "sandbox": {
+            // Every session, DMs included, runs tools in a sandbox.
+            "mode": "all",
+            "scope": "agent",
+            "workspaceAccess": "none",
+            "docker": {
+                "network": "none",
+                "readOnlyRoot": true,
+                "capDrop": ["ALL"],
+                "memory": format!("{}m", sandbox.memory_mib),
+                "memorySwap": format!("{}m", sandbox.memory_mib),
+                "cpus": sandbox.cpus,
+                "pidsLimit": sandbox.pids,
+            },
+        },
+    });
+    if site.memory.provider == MemoryProvider::Voyage {
+        defaults["memorySearch"] = json!({ "provider": "voyage", "model": site.memory.model });
+    }
+
     let mut config = json!({
         "gateway": {
             "mode": "local",
             "port": site.openclaw.port.0,
-            // Listen on the container's interfaces: the ingress reaches the
-            // gateway over proxy-net. The token protects every request.
+            // All interfaces of the container: the ingress reaches the
+            // gateway over proxy-net. The token (OPENCLAW_GATEWAY_TOKEN, from
+            // the env file) guards every request; without one the gateway
+            // refuses to bind beyond loopback.
             "bind": "lan",
-            "auth": {
-                "mode": "token",
-                "token": "${OPENCLAW_GATEWAY_TOKEN}",
-                "allowTailscale": false,
-            },
+            "auth": { "mode": "token", "allowTailscale": false },
             // Only the ingress on proxy-net may set forwarded headers.
             "trustedProxies": [site.stack.networks.proxy.to_string()],
-            "controlUi": {
-                "allowInsecureAuth": false,
-                "dangerouslyDisableDeviceAuth": false,
-            },
+            "controlUi": { "allowInsecureAuth": false, "dangerouslyDisableDeviceAuth": false },
+            "nodes": { "browser": { "mode": "off" } },
+            "tools": { "deny": site.openclaw.tools_deny },
         },
         "discovery": { "mdns": { "mode": "off" } },
         "browser": { "enabled": false },
         "logging": {
             "redactSensitive": "tools",
-            "file": format!("{HOME_STATE}/logs/openclaw.log"),
+            "file": format!("{STATE_DIR}/logs/openclaw.log"),
+            "consoleStyle": "json",
         },
         "session": { "dmScope": "per-channel-peer" },
-        "plugins": { "allow": [] },
+        "plugins": { "allow": allow, "entries": entries },
         "models": {
             "providers": {
                 "litellm": {
@@ -66,45 +120,26 @@ pub fn config(site: &Site) -> String {
                 },
             },
         },
-        "agents": {
-            "defaults": {
-                "model": { "primary": format!("litellm/{}", site.openclaw.default_model) },
-                "sandbox": {
-                    "mode": "all",
-                    "scope": "agent",
-                    "workspaceAccess": "none",
-                    "docker": {
-                        "network": "none",
-                        "capDrop": ["ALL"],
-                        "memory": format!("{}m", sandbox.memory_mib),
-                        "cpus": sandbox.cpus,
-                        "pidsLimit": sandbox.pids,
-                    },
-                },
-            },
+        "agents": { "defaults": defaults },
+        "tools": {
+            "deny": site.openclaw.tools_deny,
+            "elevated": { "enabled": false },
+            "fs": { "workspaceOnly": true },
         },
-        "tools": { "deny": site.openclaw.tools_deny },
     });
-    let mut channels = serde_json::Map::new();
     if site.channels.telegram.enabled {
         let t = &site.channels.telegram;
-        channels.insert(
-            "telegram".into(),
-            json!({
+        // No botToken here: OpenClaw falls back to TELEGRAM_BOT_TOKEN from
+        // the env file, so the gateway starts before the secret is set.
+        // 2026.2.15 ignores HTTP(S)_PROXY; Telegram has its own proxy key.
+        config["channels"] = json!({
+            "telegram": {
                 "enabled": true,
-                "botToken": "${TELEGRAM_BOT_TOKEN}",
                 "dmPolicy": t.dm_policy.as_str(),
                 "groups": { "*": { "requireMention": t.require_mention } },
-            }),
-        );
-    }
-    if !channels.is_empty() {
-        config["channels"] = Value::Object(channels);
-    }
-    if site.memory.provider == MemoryProvider::Voyage {
-        config["agents"]["defaults"]["memorySearch"] = json!({
-            "provider": "voyage",
-            "model": site.memory.model,
+                "configWrites": false,
+                "proxy": proxy,
+            },
         });
     }
     pretty(&config)

@@ -124,6 +124,15 @@ pub fn egress_domains(site: &Site) -> Vec<String> {
         .filter_map(|m| site.providers.get(&m.provider))
         .flat_map(|p| p.domains.iter().map(ToString::to_string))
         .collect();
+    if site.channels.telegram.enabled {
+        domains.extend(
+            site.channels
+                .telegram
+                .domains
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
     if site.memory.provider != MemoryProvider::None {
         domains.extend(site.memory.domains.iter().map(ToString::to_string));
     }
@@ -212,6 +221,10 @@ fn limits(svc: &Service) -> Value {
 }
 
 fn healthcheck(test: &[&str]) -> Value {
+    healthcheck_v(&test.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+}
+
+fn healthcheck_v(test: &[String]) -> Value {
     json!({
         "test": test,
         "interval": "30s",
@@ -228,7 +241,15 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     services.insert("openclaw".into(), gateway(site, images, hashes));
     services.insert("litellm".into(), litellm(site, images, hashes));
     services.insert("egress".into(), egress(site, images, hashes));
-    let mut volumes = json!({ "openclaw-data": {} });
+    // A named volume (so backups and `docker volume` see it) whose data
+    // sits at the same absolute path on the host as in the container:
+    // OpenClaw hands its own paths to the host's Docker daemon.
+    let mut volumes = json!({
+        "openclaw-data": {
+            "driver": "local",
+            "driver_opts": { "type": "none", "o": "bind", "device": openclaw::STATE_DIR },
+        },
+    });
     match site.site.ingress {
         Ingress::Caddy => {
             services.insert("caddy".into(), caddy(site, images, hashes));
@@ -313,17 +334,25 @@ fn gateway(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "image": images.gateway,
         "container_name": "openclaw",
         "environment": {
+            "HOME": "/home/node",
+            "OPENCLAW_STATE_DIR": openclaw::STATE_DIR,
+            "OPENCLAW_CONFIG_PATH": openclaw::CONFIG_PATH,
+            "OPENCLAW_DISABLE_BONJOUR": "1",
+            "OPENCLAW_SKIP_BROWSER_CONTROL_SERVER": "1",
+            "OPENCLAW_SKIP_CANVAS_HOST": "1",
             "DOCKER_HOST": format!("tcp://docker-proxy:{SOCKET_PROXY_PORT}"),
+            // openclaw-net has no route out. OpenClaw 2026.2.15 reads these
+            // only for Telegram (configured in openclaw.json); later
+            // versions use them for model and web traffic too.
             "HTTP_PROXY": proxy_url(),
             "HTTPS_PROXY": proxy_url(),
             "NO_PROXY": "docker-proxy,litellm,localhost,127.0.0.1",
-            "OPENCLAW_DISABLE_BONJOUR": "1",
         },
         "env_file": [format!("{ENV_DIR}/openclaw.env")],
         "volumes": [
-            format!("openclaw-data:{}", openclaw::HOME_STATE),
-            format!("{CURRENT}/openclaw/openclaw.json:{}/openclaw.json:ro", openclaw::HOME_STATE),
-            format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", openclaw::HOME_STATE),
+            format!("openclaw-data:{}", openclaw::STATE_DIR),
+            format!("{CURRENT}/openclaw/openclaw.json:{}:ro", openclaw::CONFIG_PATH),
+            format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", openclaw::STATE_DIR),
         ],
         "networks": ["openclaw-net", "proxy-net"],
         "depends_on": {
@@ -332,7 +361,7 @@ fn gateway(site: &Site, images: &Images, hashes: &Hashes) -> Value {
             "litellm": { "condition": "service_healthy" },
         },
         "labels": { "clawbake.config": hashes.openclaw },
-        "healthcheck": healthcheck(&openclaw::HEALTHCHECK),
+        "healthcheck": healthcheck_v(&openclaw::healthcheck(site.openclaw.port.0)),
         "cap_drop": ["ALL"],
         "deploy": limits(&site.stack.services.gateway),
         "restart": "unless-stopped",
