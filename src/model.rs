@@ -227,6 +227,9 @@ pub struct Service {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SandboxLimits {
+    /// Docker's CLI image; its static `docker` binary is copied into the
+    /// gateway image, whose sandboxes run `docker` and which lacks it.
+    pub docker_cli_image: ImageRef,
     pub memory_mib: u32,
     pub cpus: f64,
     pub pids: u32,

@@ -27,6 +27,7 @@ pub fn images_of(site: &Site) -> Vec<(&'static str, &ImageRef)> {
         ("docker-proxy", &s.socket_proxy.image),
         ("egress", &s.egress.image),
         ingress,
+        ("docker-cli", &site.stack.sandbox.docker_cli_image),
         ("backup", &site.backup.helper_image),
     ]
 }
@@ -52,6 +53,7 @@ pub fn render(site: &Site, cloudflare: &CloudflareLock, lock: &ImagesLock) -> Bu
     };
     let images = stack::Images {
         gateway: named("openclaw"),
+        docker_cli: named("docker-cli"),
         litellm: named("litellm"),
         socket_proxy: named("docker-proxy"),
         egress: named("egress"),

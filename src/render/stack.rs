@@ -27,6 +27,7 @@ pub const SOCKET_PROXY_PORT: u16 = 2375;
 /// An image as the compose file names it: with its digest when pinned.
 pub struct Images {
     pub gateway: String,
+    pub docker_cli: String,
     pub litellm: String,
     pub socket_proxy: String,
     pub egress: String,
@@ -52,6 +53,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         );
     }
 
+    let dockerfile = gateway_dockerfile(images);
     let compose = compose(
         site,
         images,
@@ -59,10 +61,12 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
             squid: sha256_hex(squid.as_bytes()),
             litellm: sha256_hex(litellm.as_bytes()),
             openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
+            gateway_image: sha256_hex(dockerfile.as_bytes()),
             caddy: sha256_hex(caddyfile.as_bytes()),
         },
     );
     tree.add("stack/compose.yaml", 0o644, Scope::Stack, compose);
+    tree.add("stack/gateway.Dockerfile", 0o644, Scope::Stack, dockerfile);
     tree.add("stack/squid.conf", 0o644, Scope::Stack, squid);
     tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
     tree.add(
@@ -78,6 +82,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
 }
 
 struct Hashes {
+    gateway_image: String,
     squid: String,
     litellm: String,
     openclaw: String,
@@ -238,7 +243,7 @@ fn healthcheck_v(test: &[String]) -> Value {
 fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     let mut services = Map::new();
     services.insert("docker-proxy".into(), socket_proxy(site, images));
-    services.insert("openclaw".into(), gateway(site, images, hashes));
+    services.insert("openclaw".into(), gateway(site, hashes));
     services.insert("litellm".into(), litellm(site, images, hashes));
     services.insert("egress".into(), egress(site, images, hashes));
     // A named volume (so backups and `docker volume` see it) whose data
@@ -329,9 +334,25 @@ fn socket_proxy(site: &Site, images: &Images) -> Value {
     })
 }
 
-fn gateway(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+/// The gateway image with Docker's static CLI copied in: two pinned images,
+/// no package manager at build time.
+fn gateway_dockerfile(images: &Images) -> String {
+    format!(
+        "# clawbake: OpenClaw's image with the docker CLI its sandboxes run.\n\
+         FROM {cli} AS docker-cli\n\
+         FROM {gateway}\n\
+         COPY --from=docker-cli /usr/local/bin/docker /usr/local/bin/docker\n",
+        cli = images.docker_cli,
+        gateway = images.gateway,
+    )
+}
+
+fn gateway(site: &Site, hashes: &Hashes) -> Value {
     json!({
-        "image": images.gateway,
+        // Tagged by the Dockerfile's hash: a change builds a new image.
+        "image": format!("clawbake/openclaw-gateway:{}", &hashes.gateway_image[..16]),
+        "build": { "context": CURRENT, "dockerfile": "gateway.Dockerfile" },
+        "pull_policy": "build",
         "container_name": "openclaw",
         "environment": {
             "HOME": "/home/node",
