@@ -214,3 +214,59 @@ fn json_files_parse() {
         }
     }
 }
+
+/// OpenClaw's own config loader (from its npm package; `.ci/run` installs
+/// it and sets `OPENCLAW_PKG`) over every site's `openclaw.json`, and over
+/// a broken copy to prove the check can fail.
+#[test]
+fn openclaw_accepts_its_config() {
+    let Some(node) = tool("node") else { return };
+    let pkg = std::env::var_os("OPENCLAW_PKG").map(std::path::PathBuf::from);
+    let Some(pkg) = pkg.filter(|p| p.join("package.json").is_file()) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "OPENCLAW_PKG must name an installed openclaw package under CI=true (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: OPENCLAW_PKG is not set; see .ci/run for the install");
+        return;
+    };
+    let script = root().join("tests/openclaw/validate.mjs");
+    let validate = |file: &std::path::Path, tmp: &std::path::Path| {
+        // A clean environment and working directory: OpenClaw reads ./.env.
+        Command::new(&node)
+            .arg(&script)
+            .arg(file)
+            .current_dir(tmp)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", tmp)
+            .env("OPENCLAW_STATE_DIR", tmp.join("state"))
+            .env("OPENCLAW_PKG", &pkg)
+            .env("LITELLM_MASTER_KEY", "sk-check")
+            .env("OPENCLAW_GATEWAY_TOKEN", "check")
+            .output()
+            .expect("running node")
+    };
+    for (name, input) in sites() {
+        let (tmp, dist, _) = build_to_dir(&input);
+        let file = dist.join("release/stack/openclaw/openclaw.json");
+        let out = validate(&file, tmp.path());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.ends_with("valid\n") && !stdout.contains("warning"),
+            "{name}: OpenClaw rejects its config:\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+
+        let broken = tmp.path().join("broken.json");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&broken, text.replacen('{', "{\n  \"bogus\": 1,", 1)).unwrap();
+        let out = validate(&broken, tmp.path());
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: a config with an unknown key passed"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Unrecognized key: \"bogus\""));
+    }
+}

@@ -94,7 +94,12 @@ pub fn config(site: &Site) -> String {
             // the env file) guards every request; without one the gateway
             // refuses to bind beyond loopback.
             "bind": "lan",
-            "auth": { "mode": "token", "allowTailscale": false },
+            "auth": {
+                "mode": "token",
+                "allowTailscale": false,
+                // Slow down token guessing through the public ingress.
+                "rateLimit": { "maxAttempts": 10, "windowMs": 60_000, "lockoutMs": 300_000 },
+            },
             // Only the ingress on proxy-net may set forwarded headers.
             "trustedProxies": [site.stack.networks.proxy.to_string()],
             "controlUi": { "allowInsecureAuth": false, "dangerouslyDisableDeviceAuth": false },

@@ -295,26 +295,27 @@ fn socket_proxy(site: &Site, images: &Images) -> Value {
     json!({
         "image": images.socket_proxy,
         "container_name": "openclaw-docker-proxy",
-        // The narrowest set OpenClaw's sandboxes work with: read containers
-        // and images, create/start/stop/remove containers, exec into them.
-        // POST is needed for create/start/exec at all; everything else (build,
-        // networks, volumes, swarm, system, secrets, plugins) stays closed.
+        // What OpenClaw's sandboxes run through the docker CLI: inspect,
+        // create, start, exec and remove containers (POST covers every
+        // non-GET method, DELETE included), and inspect or pull images.
+        // Each section is a path prefix, so CONTAINERS=1 also lets a caller
+        // read any container's environment: the gateway is trusted with that.
+        // Everything else is closed.
         "environment": {
             "CONTAINERS": "1",
             "IMAGES": "1",
-            "INFO": "1",
-            "VERSION": "1",
-            "PING": "1",
-            "EVENTS": "1",
             "EXEC": "1",
             "POST": "1",
-            "ALLOW_START": "1",
-            "ALLOW_STOP": "1",
-            "ALLOW_RESTARTS": "0",
+            "PING": "1",
+            "VERSION": "1",
+            "EVENTS": "0",
+            "INFO": "0",
+            "AUTH": "0",
             "BUILD": "0",
             "COMMIT": "0",
             "CONFIGS": "0",
             "DISTRIBUTION": "0",
+            "GRPC": "0",
             "NETWORKS": "0",
             "NODES": "0",
             "PLUGINS": "0",
@@ -457,11 +458,12 @@ fn cloudflared(site: &Site, images: &Images) -> Value {
     json!({
         "image": images.ingress,
         "container_name": "openclaw-tunnel",
-        "command": ["tunnel", "--no-autoupdate", "--metrics", "127.0.0.1:2000", "run"],
+        // The image's entrypoint is `cloudflared --no-autoupdate`.
+        "command": ["tunnel", "--metrics", "127.0.0.1:20241", "run"],
         "env_file": [format!("{ENV_DIR}/cloudflared.env")],
         "networks": ["proxy-net"],
         "depends_on": { "openclaw": { "condition": "service_started" } },
-        "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:2000", "ready"]),
+        "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "ready"]),
         "cap_drop": ["ALL"],
         "deploy": limits(&site.stack.services.tunnel),
         "restart": "unless-stopped",
