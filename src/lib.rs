@@ -11,6 +11,7 @@
 //! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
 //! - [`pipeline`]: all of the above in one call;
 //! - [`plan`]: what a provision would do to a host, from manifests alone;
+//! - [`transport`]: SSH to the host: connect, run, upload, host keys;
 //! - [`explain`]: where a merged value came from;
 //! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
 //! - [`ui`]: the only module that formats for the terminal.
@@ -27,4 +28,5 @@ pub mod model;
 pub mod pipeline;
 pub mod plan;
 pub mod render;
+pub mod transport;
 pub mod ui;
