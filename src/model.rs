@@ -81,24 +81,6 @@ impl Tier {
     }
 }
 
-impl Ingress {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ingress::Caddy => "caddy",
-            Ingress::Tunnel => "tunnel",
-        }
-    }
-}
-
-impl DockerSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DockerSource::DockerCe => "docker-ce",
-            DockerSource::Distro => "distro",
-        }
-    }
-}
-
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Host {

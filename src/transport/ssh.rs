@@ -152,7 +152,6 @@ impl std::error::Error for SshError {}
 pub struct Connection {
     session: Session,
     target: Target,
-    command_timeout: Duration,
 }
 
 /// `SHA256:` and the unpadded base64 of the key's sha256, as OpenSSH prints it.
@@ -235,7 +234,6 @@ impl Connection {
         Ok(Connection {
             session,
             target: target.clone(),
-            command_timeout: options.command_timeout,
         })
     }
 
@@ -336,11 +334,6 @@ impl Connection {
                 detail: format!("sha256 on the host is {got}, expected {expected}"),
             })
         }
-    }
-
-    /// How long a command may stay silent before it counts as hung.
-    pub fn command_timeout(&self) -> Duration {
-        self.command_timeout
     }
 }
 
