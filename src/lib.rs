@@ -11,6 +11,7 @@
 //! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
 //! - [`pipeline`]: all of the above in one call;
 //! - [`plan`]: what a provision would do to a host, from manifests alone;
+//! - [`preflight`]: what the host is, checked against what the site needs;
 //! - [`transport`]: SSH to the host: connect, run, upload, host keys;
 //! - [`explain`]: where a merged value came from;
 //! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
@@ -27,6 +28,7 @@ pub mod locks;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod preflight;
 pub mod render;
 pub mod transport;
 pub mod ui;

@@ -409,3 +409,35 @@ fn fingerprints_match_openssh() {
         .unwrap();
     assert_eq!(fingerprint(&bytes), server.openssh_fingerprint());
 }
+
+#[test]
+fn preflight_reads_the_host_over_ssh_and_refuses_what_it_cannot_serve() {
+    use clawbake::preflight::{Facts, check};
+    let Some(server) = Sshd::start() else { return };
+    let conn = server.connect();
+    let facts = Facts::gather(&conn).unwrap();
+    // The server is this machine: its facts are ours.
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap();
+    let field = |key: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(facts.os_id, field("ID"));
+    assert_eq!(facts.os_version, field("VERSION_ID"));
+    assert_eq!(facts.os_name, field("PRETTY_NAME"));
+    assert_eq!(facts.arch, std::env::consts::ARCH);
+    assert!(facts.mem_mib > 0 && facts.free_disk_mib > 0, "{facts:?}");
+
+    let site = common::build(&clawbake::config::SiteInput::Example).site;
+    let problems = check(&facts, &site);
+    let supported = (facts.os_id == "ubuntu" && facts.os_version == "24.04")
+        || (facts.os_id == "debian" && facts.os_version == "13");
+    let refused_os = problems.iter().any(|p| {
+        p.what
+            .starts_with(&format!("this host runs {}", facts.os_name))
+    });
+    assert_eq!(refused_os, !supported, "{problems:?}");
+}
