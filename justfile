@@ -21,3 +21,7 @@ bench:
     hyperfine --warmup 5 --runs 50 'target/release/clawbake build --out target/bench/dist'
     /usr/bin/time -o target/bench/time.txt -f 'peak RSS %M KiB, %e s wall' target/release/clawbake build --out target/bench/dist > /dev/null 2>&1
     cat target/bench/time.txt
+
+# Upload throughput of 50 MiB over loopback to a test sshd, next to scp.
+bench-upload:
+    cargo test --release --test ssh -- --ignored --nocapture upload_throughput

@@ -441,3 +441,58 @@ fn preflight_reads_the_host_over_ssh_and_refuses_what_it_cannot_serve() {
     });
     assert_eq!(refused_os, !supported, "{problems:?}");
 }
+
+/// A measurement, not a test of speed: `just bench-upload` runs it and it
+/// prints the rates; it asserts only that both copies arrived intact.
+#[test]
+#[ignore = "a measurement: run with `just bench-upload`"]
+fn upload_throughput_next_to_scp() {
+    let Some(server) = Sshd::start() else { return };
+    let Some(scp) = common::tool("scp") else {
+        return;
+    };
+    let conn = server.connect();
+    let size = 50 * 1024 * 1024;
+    let data: Vec<u8> = (0..size)
+        .map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes()[0])
+        .collect();
+    let local = server.path("local.bin");
+    std::fs::write(&local, &data).unwrap();
+    let mib = |secs: f64| f64::from(u32::try_from(size / (1024 * 1024)).unwrap()) / secs;
+
+    let started = Instant::now();
+    conn.upload(
+        server.path("ours.bin").to_str().unwrap(),
+        &data,
+        0o600,
+        &mut |_| {},
+    )
+    .unwrap();
+    let ours = started.elapsed().as_secs_f64();
+
+    let opts = server.options();
+    let started = Instant::now();
+    common::run_ok(
+        Command::new(scp)
+            .args(["-q", "-P", &server.port.to_string(), "-i"])
+            .arg(server.path("client_key"))
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", opts.known_hosts.display()))
+            .arg(&local)
+            .arg(format!(
+                "{}@127.0.0.1:{}",
+                server.target().user,
+                server.path("scp.bin").display()
+            )),
+        "scp",
+    );
+    let theirs = started.elapsed().as_secs_f64();
+
+    assert_eq!(std::fs::read(server.path("ours.bin")).unwrap(), data);
+    assert_eq!(std::fs::read(server.path("scp.bin")).unwrap(), data);
+    println!(
+        "50 MiB over loopback: clawbake upload (SFTP + sha256 check on the host) {ours:.2} s = {:.0} MiB/s; scp {theirs:.2} s = {:.0} MiB/s",
+        mib(ours),
+        mib(theirs)
+    );
+}
