@@ -32,8 +32,23 @@ fi
 echo "deb [arch=$(dpkg --print-architecture) signed-by=$keyring] {{ apt.url }} {{ apt.suite }} stable" \
   > /etc/apt/sources.list.d/docker.list
 apt_get update
+{% else %}
+# The distribution's packages: add the parts some distributions ship apart,
+# by what this host's apt offers (never Compose v1, which Ubuntu still
+# calls `docker-compose`).
+extra=()
+has() { apt-cache show "$1" >/dev/null 2>&1; }
+if has docker-cli; then extra+=(docker-cli); fi
+if has docker-compose-v2; then
+  extra+=(docker-compose-v2)
+elif has docker-compose && apt-cache show docker-compose | grep -q '^Version: 2\.'; then
+  extra+=(docker-compose)
+else
+  echo "clawbake: this distribution offers no Compose v2 package; use docker = \"docker-ce\"" >&2
+  exit 1
+fi
 {% endif %}
-apt_get install -y --no-install-recommends {{ packages }}
+apt_get install -y --no-install-recommends {{ packages }}{% if not apt %} "${extra[@]}"{% endif %}
 {% if hold %}apt-mark hold {{ hold }} >/dev/null
 {% endif %}
 systemctl enable --now docker.service
