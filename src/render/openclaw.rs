@@ -18,7 +18,7 @@
 use serde_json::{Map, Value, json};
 
 use super::host::pretty;
-use super::stack::{LITELLM_PORT, SQUID_PORT};
+use super::stack::{LITELLM_PORT, proxy_url};
 use crate::model::{MemoryProvider, Site};
 
 /// OpenClaw's state directory, on the host and in the container alike.
@@ -44,7 +44,6 @@ pub fn healthcheck(port: u16) -> Vec<String> {
 
 pub fn config(site: &Site) -> String {
     let sandbox = &site.stack.sandbox;
-    let proxy = format!("http://egress:{SQUID_PORT}");
     let models: Vec<Value> = site
         .models
         .keys()
@@ -143,7 +142,7 @@ pub fn config(site: &Site) -> String {
                 "dmPolicy": t.dm_policy.as_str(),
                 "groups": { "*": { "requireMention": t.require_mention } },
                 "configWrites": false,
-                "proxy": proxy,
+                "proxy": proxy_url(),
             },
         });
     }

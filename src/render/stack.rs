@@ -225,11 +225,7 @@ fn limits(svc: &Service) -> Value {
     json!({ "resources": resources })
 }
 
-fn healthcheck(test: &[&str]) -> Value {
-    healthcheck_v(&test.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-}
-
-fn healthcheck_v(test: &[String]) -> Value {
+fn healthcheck<S: serde::Serialize>(test: &[S]) -> Value {
     json!({
         "test": test,
         "interval": "30s",
@@ -287,7 +283,8 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
 }
 
-fn proxy_url() -> String {
+/// Squid on openclaw-net, as containers there reach it.
+pub fn proxy_url() -> String {
     format!("http://egress:{SQUID_PORT}")
 }
 
@@ -383,7 +380,7 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
             "litellm": { "condition": "service_healthy" },
         },
         "labels": { "clawbake.config": hashes.openclaw },
-        "healthcheck": healthcheck_v(&openclaw::healthcheck(site.openclaw.port.0)),
+        "healthcheck": healthcheck(&openclaw::healthcheck(site.openclaw.port.0)),
         "cap_drop": ["ALL"],
         "deploy": limits(&site.stack.services.gateway),
         "restart": "unless-stopped",
