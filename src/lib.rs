@@ -9,6 +9,7 @@
 //! - [`locks`]: Cloudflare's ranges and the site's image digests;
 //! - [`render`]: host files, stack files and the cloud-config user-data;
 //! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
+//! - [`imageset`]: image archives that `docker load` reads, for hosts without a registry;
 //! - [`pipeline`]: all of the above in one call;
 //! - [`plan`]: what a provision would do to a host, from manifests alone;
 //! - [`preflight`]: what the host is, checked against what the site needs;
@@ -24,6 +25,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod error;
 pub mod explain;
+pub mod imageset;
 pub mod locks;
 pub mod model;
 pub mod pipeline;

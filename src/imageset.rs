@@ -1,0 +1,301 @@
+//! Image-set archives: container images in the tar format that `docker load`
+//! reads, so a host can get its images without reaching a registry.
+//!
+//! The archive holds each blob once under `blobs/sha256/<hex>` and a
+//! `manifest.json` naming, per image, its config blob, its layer blobs in
+//! order and its tags. Layers may be stored as pulled (gzip) or as plain
+//! tars: `docker load` decompresses what it finds and checks the result
+//! against the config's `rootfs.diff_ids`. The writer is deterministic: the
+//! same images give the same bytes.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// Where a blob's bytes are.
+#[derive(Clone, Debug)]
+pub enum BlobSource {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+/// One content-addressed blob: a config or a layer.
+#[derive(Clone, Debug)]
+pub struct Blob {
+    /// `sha256:<hex>` of the bytes as stored.
+    pub digest: String,
+    pub source: BlobSource,
+}
+
+impl Blob {
+    pub fn from_bytes(bytes: Vec<u8>) -> Blob {
+        Blob {
+            digest: sha256_of(&bytes),
+            source: BlobSource::Bytes(bytes),
+        }
+    }
+
+    /// A blob from a file, hashed now.
+    pub fn from_file(path: &Path) -> io::Result<Blob> {
+        Ok(Blob {
+            digest: sha256_file(path)?,
+            source: BlobSource::File(path.to_owned()),
+        })
+    }
+
+    fn hex(&self) -> &str {
+        self.digest.strip_prefix("sha256:").unwrap_or(&self.digest)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        match &self.source {
+            BlobSource::File(p) => Ok(std::fs::metadata(p)?.len()),
+            BlobSource::Bytes(b) => Ok(b.len() as u64),
+        }
+    }
+}
+
+/// An image to put in the archive.
+#[derive(Clone, Debug)]
+pub struct Image {
+    /// `name:tag` references that `docker load` gives the image.
+    pub repo_tags: Vec<String>,
+    pub config: Blob,
+    pub layers: Vec<Blob>,
+}
+
+/// The runtime part of an image config, for images made from a root
+/// filesystem tar (the VM tests' stand-ins).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeConfig {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entrypoint: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cmd: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub working_dir: String,
+}
+
+/// An image with one layer: the given root filesystem tar, uncompressed.
+pub fn image_from_rootfs(
+    repo_tag: &str,
+    rootfs_tar: &Path,
+    runtime: &RuntimeConfig,
+) -> io::Result<Image> {
+    let layer = Blob::from_file(rootfs_tar)?;
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": runtime,
+        "rootfs": { "type": "layers", "diff_ids": [layer.digest] },
+    });
+    let config = serde_json::to_vec(&config).map_err(io::Error::other)?;
+    Ok(Image {
+        repo_tags: vec![repo_tag.to_owned()],
+        config: Blob::from_bytes(config),
+        layers: vec![layer],
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ManifestEntry<'a> {
+    config: String,
+    repo_tags: &'a [String],
+    layers: Vec<String>,
+}
+
+fn blob_path(blob: &Blob) -> String {
+    format!("blobs/sha256/{}", blob.hex())
+}
+
+/// Write the archive to `path` atomically: a temporary file beside it,
+/// renamed into place once complete.
+pub fn write_archive(path: &Path, images: &[Image]) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
+    write_to(BufWriter::new(tmp.as_file()), images)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn write_to(out: impl Write, images: &[Image]) -> io::Result<()> {
+    let mut tar = tar::Builder::new(out);
+    tar.mode(tar::HeaderMode::Deterministic);
+    for dir in ["blobs/", "blobs/sha256/"] {
+        append(&mut tar, dir, tar::EntryType::Directory, 0, io::empty())?;
+    }
+    let mut written = BTreeSet::new();
+    let blobs = images
+        .iter()
+        .flat_map(|i| std::iter::once(&i.config).chain(&i.layers));
+    for blob in blobs {
+        if !written.insert(blob.digest.clone()) {
+            continue;
+        }
+        let name = blob_path(blob);
+        let len = blob.len()?;
+        match &blob.source {
+            BlobSource::File(p) => {
+                append(
+                    &mut tar,
+                    &name,
+                    tar::EntryType::Regular,
+                    len,
+                    File::open(p)?,
+                )?;
+            }
+            BlobSource::Bytes(b) => {
+                append(&mut tar, &name, tar::EntryType::Regular, len, b.as_slice())?;
+            }
+        }
+    }
+    let manifest: Vec<ManifestEntry> = images
+        .iter()
+        .map(|i| ManifestEntry {
+            config: blob_path(&i.config),
+            repo_tags: &i.repo_tags,
+            layers: i.layers.iter().map(blob_path).collect(),
+        })
+        .collect();
+    let manifest = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+    append(
+        &mut tar,
+        "manifest.json",
+        tar::EntryType::Regular,
+        manifest.len() as u64,
+        manifest.as_slice(),
+    )?;
+    tar.into_inner()?.flush()
+}
+
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    kind: tar::EntryType,
+    len: u64,
+    data: impl Read,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_entry_type(kind);
+    header.set_size(len);
+    header.set_mode(if kind == tar::EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    header.set_mtime(0);
+    tar.append_data(&mut header, name, data)
+}
+
+pub fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// The sha256 of a file's contents, read in chunks.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(format!("sha256:{:x}", hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rootfs(dir: &Path, content: &[u8]) -> PathBuf {
+        let path = dir.join("rootfs.tar");
+        let mut tar = tar::Builder::new(File::create(&path).unwrap());
+        let mut h = tar::Header::new_ustar();
+        h.set_size(content.len() as u64);
+        h.set_mode(0o755);
+        tar.append_data(&mut h, "bin/hello", content).unwrap();
+        tar.finish().unwrap();
+        path
+    }
+
+    fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut archive = tar::Archive::new(File::open(path).unwrap());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().display().to_string();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn archive_names_every_blob_by_its_digest_and_lists_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = rootfs(dir.path(), b"#!/bin/sh\necho hi\n");
+        let runtime = RuntimeConfig {
+            cmd: vec!["/bin/hello".into()],
+            ..RuntimeConfig::default()
+        };
+        let a = image_from_rootfs("test/a:1", &layer, &runtime).unwrap();
+        let mut b = a.clone();
+        b.repo_tags = vec!["test/b:1".into()];
+        let out = dir.path().join("set.tar");
+        write_archive(&out, &[a.clone(), b]).unwrap();
+
+        let entries = entries(&out);
+        for (name, data) in &entries {
+            if let Some(hex) = name.strip_prefix("blobs/sha256/").filter(|h| !h.is_empty()) {
+                assert_eq!(sha256_of(data), format!("sha256:{hex}"), "{name}");
+            }
+        }
+        // The shared layer and config are stored once.
+        let blobs = entries
+            .iter()
+            .filter(|(n, d)| n.starts_with("blobs/sha256/") && !d.is_empty());
+        assert_eq!(blobs.count(), 2);
+
+        let (_, manifest) = entries.iter().find(|(n, _)| n == "manifest.json").unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+        assert_eq!(manifest[1]["RepoTags"][0], "test/b:1");
+        assert_eq!(manifest[0]["Layers"][0], blob_path(&a.layers[0]));
+        let (_, config) = entries
+            .iter()
+            .find(|(n, _)| *n == blob_path(&a.config))
+            .unwrap();
+        let config: serde_json::Value = serde_json::from_slice(config).unwrap();
+        assert_eq!(config["rootfs"]["diff_ids"][0], a.layers[0].digest);
+        assert_eq!(config["config"]["Cmd"][0], "/bin/hello");
+    }
+
+    #[test]
+    fn same_images_give_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = rootfs(dir.path(), b"x");
+        let image = image_from_rootfs("t:1", &layer, &RuntimeConfig::default()).unwrap();
+        let one = dir.path().join("1.tar");
+        let two = dir.path().join("2.tar");
+        write_archive(&one, std::slice::from_ref(&image)).unwrap();
+        write_archive(&two, &[image]).unwrap();
+        assert_eq!(std::fs::read(one).unwrap(), std::fs::read(two).unwrap());
+    }
+}
