@@ -13,8 +13,18 @@ mv -T /opt/clawbake/current.new /opt/clawbake/current
 docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
   --wait --wait-timeout {{ health_timeout }}
 
+# What was applied and when; `previous` is what `clawbake rollback` returns to.
+id=$(basename "$RELEASE_DIR")
+state=/var/lib/clawbake/state.json
 install -d -m 0700 /var/lib/clawbake
-cat > /var/lib/clawbake/state.json.new <<STATE
-{"build_id": "$(basename "$RELEASE_DIR")", "applied_at": "$(date -u +%FT%TZ)"}
+previous=""
+if [ -f "$state" ]; then
+  previous=$(sed -n 's/.*"build_id": "\([0-9a-f]*\)".*/\1/p' "$state")
+  if [ "$previous" = "$id" ]; then
+    previous=$(sed -n 's/.*"previous": "\([0-9a-f]*\)".*/\1/p' "$state")
+  fi
+fi
+cat > "$state.new" <<STATE
+{"build_id": "$id", "applied_at": "$(date -u +%FT%TZ)", "previous": "$previous"}
 STATE
-mv /var/lib/clawbake/state.json.new /var/lib/clawbake/state.json
+mv "$state.new" "$state"
