@@ -25,3 +25,7 @@ bench:
 # Upload throughput of 50 MiB over loopback to a test sshd, next to scp.
 bench-upload:
     cargo test --release --test ssh -- --ignored --nocapture upload_throughput
+
+# Time of a no-op provision (the host already runs the release) against a local sshd.
+bench-noop:
+    cargo test --release --test provision -- --ignored --nocapture no_op_provision_time

@@ -7,7 +7,6 @@
 //! host sends back goes to the run's [`Log`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -272,22 +271,34 @@ pub fn release_dir(manifest: &Manifest) -> String {
     )
 }
 
+/// Check every file of a release directory against the manifest; quiet
+/// but for the files that differ.
+pub fn release_check_command(bundle: &Bundle, dir: &str) -> String {
+    let manifest_sum = crate::bundle::sha256_hex(bundle.manifest.to_json().as_bytes());
+    let sums: Vec<String> = bundle
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.sha256.as_str(), f.path.as_str()))
+        .chain(std::iter::once((manifest_sum.as_str(), "manifest.json")))
+        .map(|(sum, path)| shell_quote(&format!("{sum}  {path}")))
+        .collect();
+    format!(
+        "cd {dir} && printf '%s\\n' {} | sha256sum --check --quiet --strict -",
+        sums.join(" ")
+    )
+}
+
 /// Put the release on the host: one archive, unpacked beside its final
 /// place, every file checked against the manifest, then renamed in. A
 /// release already there is checked and kept.
 pub async fn upload_release(host: &Host, bundle: &Bundle, log: &mut Log) -> Result<String, Error> {
     let dir = release_dir(&bundle.manifest);
-    let mut sums = String::new();
-    for f in &bundle.manifest.files {
-        let _ = writeln!(sums, "{}  {}", f.sha256, f.path);
-    }
-    let manifest_sum = crate::bundle::sha256_hex(bundle.manifest.to_json().as_bytes());
-    let _ = writeln!(sums, "{manifest_sum}  manifest.json");
-    let check = |d: &str| format!("cd {d} && sha256sum -c <<'SUMS'\n{sums}SUMS\n");
+    let check = |d: &str| release_check_command(bundle, d);
     let existing = host
         .root_output(&format!(
-            "if [ -d {dir} ]; then {{ {}; }} >/dev/null 2>&1 && echo ok || echo bad; fi",
-            check(&dir).trim_end()
+            "if [ -d {dir} ]; then ( {} ) >/dev/null 2>&1 && echo ok || echo bad; fi",
+            check(&dir)
         ))
         .await?;
     match existing.trim() {
@@ -310,8 +321,8 @@ pub async fn upload_release(host: &Host, bundle: &Bundle, log: &mut Log) -> Resu
     host.install(&tmp, archive, 0o600).await?;
     let unpack = format!(
         "rm -rf {dir}.new && install -d -m 0755 {dir}.new && tar -xzf {tmp} -C {dir}.new && rm -f {tmp} && \
-         {} && rm -rf {dir} && mv {dir}.new {dir}",
-        check(&format!("{dir}.new")).trim_end()
+         ( {} ) && rm -rf {dir} && mv {dir}.new {dir}",
+        check(&format!("{dir}.new"))
     );
     host.root_output(&unpack).await?;
     Ok(dir)
@@ -361,6 +372,15 @@ impl Tail {
     }
 }
 
+/// A step as the host runs it: output to its own apply log as well, and
+/// the step's exit code as the last line (the pipe would hide it).
+pub fn step_command(dir: &str, name: &str) -> String {
+    format!(
+        "install -d -m 0700 /var/log/clawbake && \
+         {{ RELEASE_DIR={dir} {dir}/steps/{name}.sh 2>&1; echo \"clawbake-exit=$?\"; }} | tee -a /var/log/clawbake/apply.log"
+    )
+}
+
 /// Run one step of the release in `dir`, streaming its output to the log
 /// and to the host's own apply log. Ctrl-C stops waiting and says where
 /// the host was left.
@@ -370,10 +390,7 @@ pub async fn run_step(
     name: &str,
     log: &mut Log,
 ) -> Result<(i32, Duration, Vec<String>), Error> {
-    let command = format!(
-        "install -d -m 0700 /var/log/clawbake && \
-         {{ RELEASE_DIR={dir} {dir}/steps/{name}.sh 2>&1; echo \"clawbake-exit=$?\"; }} | tee -a /var/log/clawbake/apply.log"
-    );
+    let command = step_command(dir, name);
     log.line(&format!("step {name}: start"));
     let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -426,6 +443,9 @@ pub struct Report {
     pub release: Option<String>,
     pub steps: Vec<(String, Duration)>,
     pub elapsed: Duration,
+    /// How the host is reached now: on the site's SSH port after a first
+    /// provision.
+    pub target: Target,
 }
 
 /// Refuse a decision that provision must not act on.
@@ -551,19 +571,20 @@ pub fn is_guarded_step(name: &str) -> bool {
 /// Releases to delete: all but the newest `KEEP_RELEASES` and the current.
 pub fn prune_command(current: &str) -> String {
     format!(
-        "cd {RELEASES} && ls -1t | grep -v -x -e {} -e '*.new' | tail -n +{} | while read -r r; do rm -rf -- \"$r\"; done",
+        "find {RELEASES} -mindepth 1 -maxdepth 1 -type d ! -name '*.new' ! -name {} -printf '%T@ %p\\n' \
+         | sort -rn | tail -n +{KEEP_RELEASES} | cut -d' ' -f2- | while IFS= read -r r; do rm -rf -- \"$r\"; done",
         shell_quote(current),
-        KEEP_RELEASES
     )
 }
 
 /// A report with only the decision, for runs that stop before acting.
-pub fn decided(decision: Decision, started: Instant) -> Report {
+pub fn decided(decision: Decision, started: Instant, target: &Target) -> Report {
     Report {
         decision,
         release: None,
         steps: Vec::new(),
         elapsed: started.elapsed(),
+        target: target.clone(),
     }
 }
 
@@ -608,7 +629,7 @@ pub async fn provision(
         return Err(e);
     }
     if decision == Decision::NoChange {
-        return Ok(decided(decision, started));
+        return Ok(decided(decision, started, &access.target));
     }
     let first = decision == Decision::FirstProvision;
 
@@ -664,6 +685,7 @@ pub async fn provision(
         release: Some(dir),
         steps: done,
         elapsed: started.elapsed(),
+        target: host.access.target.clone(),
     })
 }
 
@@ -781,6 +803,7 @@ pub async fn rollback(
         release: Some(dir),
         steps,
         elapsed: started.elapsed(),
+        target: access.target.clone(),
     })
 }
 

@@ -91,13 +91,8 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
     if known.contains_key(name) {
         return Ok(());
     }
-    let closest = known
-        .keys()
-        .map(|k| (strsim::levenshtein(k, name), k))
-        .min()
-        .filter(|(d, _)| *d <= 3)
-        .map(|(_, k)| k);
     let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    let closest = crate::config::validate::did_you_mean(name, &names);
     Err(Error::Message {
         message: format!("the site uses no secret named `{name}`"),
         help: Some(match closest {

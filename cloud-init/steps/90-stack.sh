@@ -7,11 +7,25 @@ set -euo pipefail
 # OpenClaw's state: same path on the host as in the container, owned by the
 # image's user.
 install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} {{ state_dir }}
-ln -sfn "$RELEASE_DIR" /opt/clawbake/current.new
-mv -T /opt/clawbake/current.new /opt/clawbake/current
+switch_to() {
+  ln -sfn "$1" /opt/clawbake/current.new
+  mv -T /opt/clawbake/current.new /opt/clawbake/current
+}
 
-docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
-  --wait --wait-timeout {{ health_timeout }}
+# The compose file mounts its config through `current`, so the switch comes
+# first; if the new stack does not become healthy, the old one comes back.
+old=$(readlink /opt/clawbake/current || true)
+switch_to "$RELEASE_DIR"
+if ! docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
+  --wait --wait-timeout {{ health_timeout }}; then
+  if [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ]; then
+    echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2
+    switch_to "$old"
+    /usr/local/sbin/clawbake-env "$old"
+    docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans || true
+  fi
+  exit 1
+fi
 
 # What was applied and when; `previous` is what `clawbake rollback` returns to.
 id=$(basename "$RELEASE_DIR")

@@ -2,6 +2,7 @@
 //! `rollback` and `secrets`. Each builds the site locally first, so a bad
 //! site fails before any connection, then runs on one SSH connection.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Read as _};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -163,10 +164,17 @@ pub fn provision(
     let report =
         report.inspect_err(|e| log.line(&format!("failed: {}", e.render(false).trim())))?;
     let mut stdout = ui::provision_summary(&report, &access.target.to_string(), &log.path);
+    if report.target != access.target {
+        let _ = writeln!(
+            stdout,
+            "  ssh:     now on port {}: use `--host {}` from here on",
+            report.target.port, report.target
+        );
+    }
     if report.decision != crate::plan::Decision::NoChange {
         // The host may now listen on the site's port.
         let mut after = access.clone();
-        after.target = after.target.with_port(built.site.firewall.ssh_port.0);
+        after.target = report.target.clone();
         let checks = rt.block_on(async {
             progress_phase(&progress, "verifying");
             let host = Host::connect(&after, built.site.firewall.ssh_port.0).await?;
