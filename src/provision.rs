@@ -601,6 +601,7 @@ pub struct Settings {
 }
 
 /// Provision `bundle` onto the host: the whole release model in one call.
+/// Returns the connection too, for the verify that follows.
 pub async fn provision(
     access: &Access,
     site: &crate::model::Site,
@@ -608,7 +609,7 @@ pub async fn provision(
     settings: &Settings,
     progress: &dyn Progress,
     log: &mut Log,
-) -> Result<Report, Error> {
+) -> Result<(Report, Host), Error> {
     let started = Instant::now();
     let ssh_port = site.firewall.ssh_port.0;
     progress.phase(&format!("connecting to {}", access.target));
@@ -629,7 +630,7 @@ pub async fn provision(
         return Err(e);
     }
     if decision == Decision::NoChange {
-        return Ok(decided(decision, started, &access.target));
+        return Ok((decided(decision, started, &access.target), host));
     }
     let first = decision == Decision::FirstProvision;
 
@@ -680,13 +681,14 @@ pub async fn provision(
         &bundle.manifest.build_id,
     )))
     .await?;
-    Ok(Report {
+    let report = Report {
         decision,
         release: Some(dir),
         steps: done,
         elapsed: started.elapsed(),
         target: host.access.target.clone(),
-    })
+    };
+    Ok((report, host))
 }
 
 /// After the guarded steps: a fresh connection on the new port proves we

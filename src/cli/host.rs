@@ -161,7 +161,7 @@ pub fn provision(
         &progress,
         &mut log,
     ));
-    let report =
+    let (report, host) =
         report.inspect_err(|e| log.line(&format!("failed: {}", e.render(false).trim())))?;
     let mut stdout = ui::provision_summary(&report, &access.target.to_string(), &log.path);
     if report.target != access.target {
@@ -172,14 +172,10 @@ pub fn provision(
         );
     }
     if report.decision != crate::plan::Decision::NoChange {
-        // The host may now listen on the site's port.
-        let mut after = access.clone();
-        after.target = report.target.clone();
-        let checks = rt.block_on(async {
-            progress_phase(&progress, "verifying");
-            let host = Host::connect(&after, built.site.firewall.ssh_port.0).await?;
-            verify::run(&host, &built.site, &built.bundle).await
-        })?;
+        // On the run's own connection: after a first provision, the one
+        // on the site's SSH port that the lock-out guard confirmed.
+        progress_phase(&progress, "verifying");
+        let checks = rt.block_on(verify::run(&host, &built.site, &built.bundle))?;
         drop(progress);
         stdout.push_str(&ui::checks(&checks));
         if verify::failed(&checks) > 0 {
