@@ -12,6 +12,12 @@ pub mod code {
     pub const FAILED: i32 = 1;
     /// The site, a layer or a lock file is wrong.
     pub const BAD_INPUT: i32 = 3;
+    /// A lock is stale or an image is unpinned (`pin images --check`,
+    /// `build --locked`): the input is fine, but not yet pinned.
+    pub const STALE: i32 = 9;
+    /// A registry or Cloudflare's API failed: unreachable, a 4xx/5xx, a
+    /// timeout, or content that does not match its digest.
+    pub const NETWORK: i32 = 10;
 }
 
 #[derive(Debug)]
@@ -31,6 +37,15 @@ pub enum Error {
         message: String,
         help: Option<String>,
     },
+    /// A lock that would change, or an image without a digest.
+    Stale { message: String, help: String },
+    /// A registry or Cloudflare's API failed. `action` says what was being
+    /// done and to which image or URL, as a gerund; `detail` what happened.
+    Network {
+        action: String,
+        detail: String,
+        help: Option<String>,
+    },
 }
 
 impl Error {
@@ -38,6 +53,8 @@ impl Error {
         match self {
             Error::Input { .. } | Error::Message { .. } => code::BAD_INPUT,
             Error::Io { .. } => code::FAILED,
+            Error::Stale { .. } => code::STALE,
+            Error::Network { .. } => code::NETWORK,
         }
     }
 
@@ -49,11 +66,21 @@ impl Error {
                 diagnostics,
             } => diagnostic::render_all(diagnostics, sources, color),
             Error::Io { action, source } => format!("error: {action}: {source}\n"),
-            Error::Message { message, help } => match help {
-                Some(h) => format!("error: {message}\n  = help: {h}\n"),
-                None => format!("error: {message}\n"),
-            },
+            Error::Message { message, help } => with_help(message, help.as_deref()),
+            Error::Stale { message, help } => with_help(message, Some(help)),
+            Error::Network {
+                action,
+                detail,
+                help,
+            } => with_help(&format!("{action}: {detail}"), help.as_deref()),
         }
+    }
+}
+
+fn with_help(message: &str, help: Option<&str>) -> String {
+    match help {
+        Some(h) => format!("error: {message}\n  = help: {h}\n"),
+        None => format!("error: {message}\n"),
     }
 }
 
