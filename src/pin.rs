@@ -287,38 +287,36 @@ fn site_arg(lock: &Path) -> String {
 /// digest, and a lock entry for an image the site no longer runs.
 pub fn check_locked(site: &Site, lock: &ImagesLock, lock_path: &Path) -> Result<(), Error> {
     let wanted: BTreeSet<String> = wanted_images(site).iter().map(ImageRef::tagged).collect();
-    let mut changes: Vec<ImageChange> = wanted
+    let unpinned: Vec<&String> = wanted
         .iter()
         .filter(|w| !lock.images.iter().any(|l| l.image == **w))
-        .map(|w| ImageChange {
-            image: w.clone(),
-            old: None,
-            new: Some("(unpinned)".to_owned()),
-        })
         .collect();
-    changes.extend(
-        lock.images
-            .iter()
-            .filter(|l| !wanted.contains(&l.image))
-            .map(|l| ImageChange {
-                image: l.image.clone(),
-                old: Some(l.digest.clone()),
-                new: None,
-            }),
-    );
-    if changes.is_empty() {
+    let mut unused: Vec<&LockedImage> = lock
+        .images
+        .iter()
+        .filter(|l| !wanted.contains(&l.image))
+        .collect();
+    unused.sort_by(|a, b| a.image.cmp(&b.image));
+    if unpinned.is_empty() && unused.is_empty() {
         return Ok(());
     }
-    changes.sort_by(|a, b| a.image.cmp(&b.image));
-    let unpinned = changes.iter().filter(|c| c.old.is_none()).count();
-    let mut message = if unpinned > 0 {
+    let mut message = if unpinned.is_empty() {
         format!(
-            "{unpinned} image(s) are not pinned, and `--locked` refuses to build them by tag:\n"
+            "`{}` is stale: it pins images the site no longer runs",
+            lock_path.display()
         )
     } else {
-        format!("`{}` would change:\n", lock_path.display())
+        format!(
+            "{} of the site's images are not pinned, and `--locked` does not build by tag",
+            unpinned.len()
+        )
     };
-    message.push_str(change_lines(&changes).trim_end());
+    for image in unpinned {
+        let _ = write!(message, "\n  unpinned  {image}");
+    }
+    for l in unused {
+        let _ = write!(message, "\n  unused    {}  {}", l.image, l.digest);
+    }
     Err(Error::Stale {
         message,
         help: format!(

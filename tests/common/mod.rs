@@ -93,3 +93,6 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+pub mod registry;
+pub mod stub;
