@@ -25,3 +25,7 @@ bench:
 # Upload throughput of 50 MiB over loopback to a test sshd, next to scp.
 bench-upload:
     cargo test --release --test ssh -- --ignored --nocapture upload_throughput
+
+# `images save` of a 100 MB image from a loopback registry, next to curl of the same blobs.
+bench-images:
+    cargo test --release --test pin -- --ignored --nocapture images_save_throughput

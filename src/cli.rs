@@ -33,7 +33,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the bundle (user-data, meta-data, release tree, manifest) into dist/
     #[command(
-        after_help = "Exit codes: 0 built, 1 could not write, 3 the site or a lock file is wrong.\n\
+        after_help = "Exit codes: 0 built, 1 could not write, 3 the site or a lock file is wrong, \
+        9 an image is unpinned or a lock is stale (--locked), or the image set does not match the pins.\n\
         Paste dist/user-data into the provider's \"user data\" box when creating the server."
     )]
     Build {
@@ -91,8 +92,12 @@ pub enum Pin {
     Cloudflare {
         /// The site file (or its directory); cloudflare.lock is written beside it
         site: Option<PathBuf>,
-        #[command(flatten)]
-        net: NetArgs,
+        /// Cloudflare's IP ranges API; also `CLAWBAKE_CLOUDFLARE_URL`
+        #[arg(long, value_name = "URL")]
+        cloudflare_url: Option<String>,
+        /// Seconds to wait to connect and for each read; also `CLAWBAKE_TIMEOUT` [default: 30]
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
     },
 }
 
@@ -115,39 +120,48 @@ pub enum Images {
     },
 }
 
-/// Where the network commands fetch from, and how long they wait.
+/// Where the registry commands fetch from, and how long they wait.
 #[derive(Debug, clap::Args)]
 pub struct NetArgs {
     /// Fetch REGISTRY's images from URL instead, e.g. `docker.io=https://mirror.example.com`;
     /// repeatable; also `CLAWBAKE_REGISTRY_MIRRORS` (comma-separated). Plain http:// only to loopback
     #[arg(long = "registry-mirror", value_name = "REGISTRY=URL")]
     registry_mirror: Vec<String>,
-    /// Cloudflare's IP ranges API; also `CLAWBAKE_CLOUDFLARE_URL`
-    #[arg(long, value_name = "URL")]
-    cloudflare_url: Option<String>,
     /// Seconds to wait to connect and for each read; also `CLAWBAKE_TIMEOUT` [default: 30]
     #[arg(long, value_name = "SECONDS")]
     timeout: Option<f64>,
 }
 
-impl NetArgs {
-    fn timeout(&self) -> Result<Duration, Error> {
-        let text = match (self.timeout, std::env::var("CLAWBAKE_TIMEOUT")) {
-            (Some(t), _) => t.to_string(),
-            (None, Ok(t)) => t,
-            (None, Err(_)) => "30".to_owned(),
-        };
-        text.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| Error::Message {
-                message: format!("the timeout `{text}` is not a number of seconds above 0"),
-                help: Some("write e.g. `--timeout 30`".to_owned()),
-            })
-    }
+/// `--timeout`, else `CLAWBAKE_TIMEOUT`, else 30 seconds.
+fn timeout(flag: Option<f64>) -> Result<Duration, Error> {
+    let text = match (flag, std::env::var("CLAWBAKE_TIMEOUT")) {
+        (Some(t), _) => t.to_string(),
+        (None, Ok(t)) => t,
+        (None, Err(_)) => "30".to_owned(),
+    };
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| Error::Message {
+            message: format!("the timeout `{text}` is not a number of seconds above 0"),
+            help: Some("write e.g. `--timeout 30`".to_owned()),
+        })
+}
 
+/// `--cloudflare-url`, else `CLAWBAKE_CLOUDFLARE_URL`, else Cloudflare's.
+fn cloudflare_url(flag: Option<String>) -> Result<Url, Error> {
+    let url = flag
+        .or_else(|| std::env::var("CLAWBAKE_CLOUDFLARE_URL").ok())
+        .unwrap_or_else(|| pin::CLOUDFLARE_URL.to_owned());
+    registry::checked_url(&url).map_err(|why| Error::Message {
+        message: format!("invalid Cloudflare API URL: {why}"),
+        help: Some(format!("leave it unset for `{}`", pin::CLOUDFLARE_URL)),
+    })
+}
+
+impl NetArgs {
     fn mirrors(&self) -> Result<BTreeMap<String, Url>, Error> {
         let env = std::env::var("CLAWBAKE_REGISTRY_MIRRORS").unwrap_or_default();
         let from_env = env.split(',').map(str::trim).filter(|m| !m.is_empty());
@@ -158,22 +172,10 @@ impl NetArgs {
             .collect()
     }
 
-    fn cloudflare_url(&self) -> Result<Url, Error> {
-        let url = self
-            .cloudflare_url
-            .clone()
-            .or_else(|| std::env::var("CLAWBAKE_CLOUDFLARE_URL").ok())
-            .unwrap_or_else(|| pin::CLOUDFLARE_URL.to_owned());
-        registry::checked_url(&url).map_err(|why| Error::Message {
-            message: format!("invalid Cloudflare API URL: {why}"),
-            help: Some(format!("leave it unset for `{}`", pin::CLOUDFLARE_URL)),
-        })
-    }
-
     fn client(&self) -> Result<registry::Client, Error> {
         registry::Client::new(registry::Options {
             mirrors: self.mirrors()?,
-            timeout: self.timeout()?,
+            timeout: timeout(self.timeout)?,
             cache_dir: cache_dir()?,
         })
     }
@@ -245,11 +247,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         Command::Build { site, out, locked } => {
             let built = pipeline::build(&site_input(site))?;
             if locked {
-                let lock = built.merged.site_dir.as_deref().map_or_else(
-                    || PathBuf::from("images.lock"),
-                    |d| d.join(pin::IMAGES_LOCK),
-                );
-                pin::check_locked(&built.site, &built.images, &lock)?;
+                pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
             }
             built.bundle.write(&out)?;
             Ok(Output {
@@ -274,11 +272,15 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        Command::Pin(Pin::Cloudflare { site, net }) => {
+        Command::Pin(Pin::Cloudflare {
+            site,
+            cloudflare_url: url,
+            timeout: wait,
+        }) => {
             let (input, dir) = own_site(site, "pin cloudflare")?;
             let prepared = pipeline::prepare(&input)?;
-            let url = net.cloudflare_url()?;
-            let timeout = net.timeout()?;
+            let url = cloudflare_url(url)?;
+            let timeout = timeout(wait)?;
             let pinned = runtime()?.block_on(pin::pin_cloudflare(
                 &url,
                 timeout,

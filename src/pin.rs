@@ -285,7 +285,11 @@ fn site_arg(lock: &Path) -> String {
 
 /// What `build --locked` refuses, without the network: an image with no
 /// digest, and a lock entry for an image the site no longer runs.
-pub fn check_locked(site: &Site, lock: &ImagesLock, lock_path: &Path) -> Result<(), Error> {
+pub fn check_locked(site: &Site, lock: &ImagesLock, site_dir: Option<&Path>) -> Result<(), Error> {
+    let lock_path = site_dir.map_or_else(
+        || PathBuf::from("sites/example/images.lock"),
+        |d| d.join(IMAGES_LOCK),
+    );
     let wanted: BTreeSet<String> = wanted_images(site).iter().map(ImageRef::tagged).collect();
     let unpinned: Vec<&String> = wanted
         .iter()
@@ -317,13 +321,14 @@ pub fn check_locked(site: &Site, lock: &ImagesLock, lock_path: &Path) -> Result<
     for l in unused {
         let _ = write!(message, "\n  unused    {}  {}", l.image, l.digest);
     }
-    Err(Error::Stale {
-        message,
-        help: format!(
+    let help = match site_dir {
+        Some(_) => format!(
             "run `clawbake pin images {}`, review the change, then build again",
-            site_arg(lock_path)
+            site_arg(&lock_path)
         ),
-    })
+        None => "the built-in example site is not pinned; run `clawbake init DIR`, then `clawbake pin images DIR/site.toml`".to_owned(),
+    };
+    Err(Error::Stale { message, help })
 }
 
 // ---------------------------------------------------------------------------

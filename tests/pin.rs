@@ -335,6 +335,38 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
     assert_eq!(entries["oci-layout"], br#"{"imageLayoutVersion":"1.0.0"}"#);
 }
 
+/// A second reader of the format, containers/image (`skopeo`), through
+/// both doors: docker's `manifest.json` (copying verifies every blob and
+/// diff id), and the OCI index, which must give back the pushed manifest.
+fn read_with_skopeo(run: &Run, pushed: &BTreeMap<&'static str, Pushed>) {
+    let Some(skopeo) = common::tool("skopeo") else {
+        return;
+    };
+    let archive = run.path("s/images.tar");
+    for (n, (image, _, tag)) in IMAGES.iter().enumerate() {
+        let dest = run.path(&format!("skopeo-{n}"));
+        common::run_ok(
+            Command::new(&skopeo).args([
+                "--insecure-policy",
+                "copy",
+                "--quiet",
+                &format!("docker-archive:{}:{image}", archive.display()),
+                &format!("dir:{}", dest.display()),
+            ]),
+            &format!("skopeo copy of {image}"),
+        );
+        let raw = common::run_ok(
+            Command::new(&skopeo).args([
+                "inspect",
+                "--raw",
+                &format!("oci-archive:{}:{tag}", archive.display()),
+            ]),
+            &format!("skopeo inspect of {image}"),
+        );
+        assert_eq!(raw.as_bytes(), pushed[image].manifest.as_slice(), "{image}");
+    }
+}
+
 #[test]
 fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
     let Some(reg) = Registry::start() else { return };
@@ -353,6 +385,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
     );
 
     check_archive(&run.path("s/images.tar"), &pushed);
+    read_with_skopeo(&run, &pushed);
 
     // Saving again reuses the cache and gives the same bytes.
     let archive = run.read("s/images.tar");
@@ -996,5 +1029,74 @@ fn pin_cloudflare_refuses_failures_and_suspicious_answers() {
         },
         "the API answered `success: false`",
         CF_HELP,
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Throughput, for the README: `just bench-images`.
+
+#[test]
+#[ignore = "a measurement, not a check: just bench-images"]
+fn images_save_throughput() {
+    let Some(reg) = Registry::start() else { return };
+    let Some(curl) = common::tool("curl") else {
+        return;
+    };
+    // 100 MB in four layers of random bytes, gzip-framed but stored, so the
+    // bytes on the wire are the bytes of the image.
+    let layers: Vec<_> = (0..4)
+        .map(|n| {
+            registry::layer(
+                "data.bin",
+                &noise(100 + n, 25_000_000),
+                flate2::Compression::none(),
+            )
+        })
+        .collect();
+    let big = reg.push_image("library/alpine", Some("3.23"), "amd64", &layers);
+    for (image, repo, tag) in IMAGES.iter().skip(1) {
+        let _ = image;
+        reg.push_small(repo, Some(tag), "amd64", 1);
+    }
+    let run = Run::new();
+    let m = mirrors(&reg.url());
+    assert_ok(&run.clawbake(&args(&["pin", "images", "s/site.toml"], &m)));
+    let bytes: u64 = layers.iter().map(|(gz, _)| gz.len() as u64).sum();
+    #[allow(clippy::cast_precision_loss)]
+    let mb = bytes as f64 / 1e6;
+
+    let started = std::time::Instant::now();
+    assert_ok(&run.clawbake(&args(&["images", "save", "s/site.toml"], &m)));
+    let save = started.elapsed().as_secs_f64();
+
+    let started = std::time::Instant::now();
+    assert_ok(&run.clawbake(&args(&["images", "save", "s/site.toml"], &m)));
+    let warm = started.elapsed().as_secs_f64();
+
+    let out = run.path("curl");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut cmd = Command::new(curl);
+    cmd.args(["-sS", "--fail", "--parallel", "--parallel-max", "4"]);
+    for digest in &big.layers {
+        cmd.arg("-o")
+            .arg(out.join(digest.trim_start_matches("sha256:")))
+            .arg(format!("{}/v2/library/alpine/blobs/{digest}", reg.url()));
+    }
+    let started = std::time::Instant::now();
+    common::run_ok(&mut cmd, "curl");
+    let plain = started.elapsed().as_secs_f64();
+
+    println!("image: {mb:.1} MB in {} layers", big.layers.len());
+    println!(
+        "clawbake images save (cold cache): {save:.2} s, {:.0} MB/s (download, verify, write the archive)",
+        mb / save
+    );
+    println!(
+        "clawbake images save (warm cache): {warm:.2} s, {:.0} MB/s (verify, write the archive)",
+        mb / warm
+    );
+    println!(
+        "curl, 4 parallel, to files:        {plain:.2} s, {:.0} MB/s",
+        mb / plain
     );
 }
