@@ -254,10 +254,24 @@ impl Client {
             .manifest(&loc, tag, None)
             .await
             .map_err(|d| network(action(), d))?;
+        let wrong_platform = |detail: String| Error::Message {
+            message: format!("{}: {detail}", action()),
+            help: Some("choose a tag that is published for linux/amd64".to_owned()),
+        };
         if !top.is_index() {
+            // A single image: its config says which platform it is for.
+            let (os, arch) = self
+                .platform(&loc, &top)
+                .await
+                .map_err(|d| network(action(), d))?;
+            if (os.as_str(), arch.as_str()) != ("linux", "amd64") {
+                return Err(wrong_platform(format!(
+                    "the tag names a single {os}/{arch} image, not linux/amd64"
+                )));
+            }
             return Ok(top.digest);
         }
-        let digest = amd64_of(&top).map_err(|d| network(action(), d))?;
+        let digest = amd64_of(&top).map_err(wrong_platform)?;
         let manifest = self
             .manifest(&loc, &digest, Some(&digest))
             .await
@@ -286,6 +300,31 @@ impl Client {
             ));
         }
         Ok(m)
+    }
+
+    /// The `(os, architecture)` an image manifest's config names.
+    async fn platform(
+        &self,
+        loc: &Location,
+        manifest: &Manifest,
+    ) -> Result<(String, String), String> {
+        let (config, _) = manifest.blobs()?;
+        let url = loc.url("blobs", &config.digest);
+        let response = self.get(loc, &url, |r| r).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| describe(&e, &url, self.options.timeout))?;
+        let digest = sha256_digest(&bytes);
+        if digest != config.digest {
+            return Err(format!(
+                "the config from {url} does not match its digest: its content hashes to `{digest}`"
+            ));
+        }
+        let json: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("the config from {url} is not JSON ({e})"))?;
+        let field = |k: &str| json[k].as_str().unwrap_or("?").to_owned();
+        Ok((field("os"), field("architecture")))
     }
 
     /// GET a manifest by tag or digest; `expect` is the digest it must have.

@@ -455,6 +455,26 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
 }
 
 #[test]
+fn a_tag_without_a_linux_amd64_image_is_refused() {
+    let Some(reg) = Registry::start() else { return };
+    push_site_images(&reg);
+    // alpine's tag now names a single arm64 image.
+    reg.push_small("library/alpine", Some("3.23"), "arm64", 50);
+    let run = Run::new();
+    let m = mirrors(&reg.url());
+    let out = run.clawbake(&args(&["pin", "images", "s/site.toml"], &m));
+    assert_exit(
+        &out,
+        BAD_INPUT,
+        &format!(
+            "error: resolving `alpine:3.23` at 127.0.0.1:{}: the tag names a single linux/arm64 image, not linux/amd64\n  = help: choose a tag that is published for linux/amd64\n",
+            reg.port
+        ),
+    );
+    assert!(!run.path("s/images.lock").exists());
+}
+
+#[test]
 fn build_locked_refuses_unpinned_images_and_unused_pins() {
     let run = Run::new();
     let out = run.clawbake(&["build", "s/site.toml", "--locked"]);
@@ -536,14 +556,18 @@ fn pin_needs_a_site_of_its_own_and_plain_http_only_to_loopback() {
 // ---------------------------------------------------------------------------
 // A registry that misbehaves on demand.
 
+/// The config every stand-in image has.
+const STUB_CONFIG: &[u8] =
+    br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+
 /// A small valid image manifest and its digest.
 fn stub_manifest() -> (Vec<u8>, String) {
-    let config = format!("sha256:{}", "c".repeat(64));
+    let config = sha256(STUB_CONFIG);
     let layer = format!("sha256:{}", "d".repeat(64));
     let m = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": registry::OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": STUB_CONFIG.len()},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer, "size": 3}],
     }))
     .unwrap();
@@ -572,6 +596,8 @@ fn registry_stub(special: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'st
         }
         if req.path.contains("/manifests/") {
             manifest_reply(&manifest, registry::OCI_MANIFEST)
+        } else if req.path.ends_with(&sha256(STUB_CONFIG)) {
+            Reply::with(200, &[], STUB_CONFIG.to_vec())
         } else {
             Reply::status(404, "{}")
         }
@@ -725,11 +751,15 @@ fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
                     .trim_start_matches("/v2/")
                     .split("/manifests/")
                     .next()
+                    .and_then(|r| r.split("/blobs/").next())
                     .unwrap_or("");
                 let challenge = format!(
                     r#"Bearer realm="http://{host}/token",service="stub.test",scope="repository:{repo}:pull""#
                 );
                 return Reply::with(401, &[("www-authenticate", &challenge)], b"{}".to_vec());
+            }
+            if req.path.contains("/blobs/") {
+                return Reply::with(200, &[], STUB_CONFIG.to_vec());
             }
             manifest_reply(&manifest, registry::OCI_MANIFEST)
         })
