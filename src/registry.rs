@@ -408,7 +408,13 @@ impl Client {
         match self.download(&loc, blob, &partial, progress).await {
             Ok(()) => {}
             Err(Failed::Io(e)) => return Err(e),
-            Err(Failed::Net(d)) => return Err(network(action(), d)),
+            Err(Failed::Net(detail)) => {
+                return Err(Error::Network {
+                    action: action(),
+                    detail,
+                    help: Some(DOWNLOAD_HELP.to_owned()),
+                });
+            }
         }
         std::fs::rename(&partial, &done).map_err(io("moving into place", &done))?;
         Ok(done)
@@ -597,6 +603,9 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, Error> {
             help: None,
         })
 }
+
+/// The help of a failed blob download: what arrived is kept for next time.
+pub const DOWNLOAD_HELP: &str = "run the command again when the registry answers: verified blobs are cached and a cut download resumes where it stopped; no lock file was changed";
 
 /// A network failure, with the help every one of them shares.
 pub fn network(action: String, detail: String) -> Error {

@@ -60,6 +60,7 @@ const IMAGES: &[(&str, &str, &str)] = &[
 ];
 
 const HELP_NET: &str = "  = help: check the network, the name and the URL, then run the command again; no lock file was changed\n";
+const HELP_DOWNLOAD: &str = "  = help: run the command again when the registry answers: verified blobs are cached and a cut download resumes where it stopped; no lock file was changed\n";
 
 struct Run {
     dir: tempfile::TempDir,
@@ -877,6 +878,82 @@ fn images_save_resumes_a_partial_download_with_a_range_request() {
 }
 
 #[test]
+fn a_download_cut_short_is_kept_and_resumed_by_the_next_run() {
+    let layer_bytes = noise(7, 300_000);
+    let layer = sha256(&layer_bytes);
+    let (manifest, _) = stub_manifest();
+    // The manifest names this layer.
+    let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let mut manifest = manifest;
+    manifest["layers"][0]["digest"] = serde_json::json!(layer);
+    manifest["layers"][0]["size"] = serde_json::json!(layer_bytes.len());
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    let digest = sha256(&manifest);
+    let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let stub = {
+        let (layer, layer_bytes, cut) = (layer.clone(), layer_bytes.clone(), cut.clone());
+        Stub::start(move |req| {
+            if req.path.contains("/manifests/") {
+                return manifest_reply(&manifest, registry::OCI_MANIFEST);
+            }
+            if !req.path.ends_with(&layer) {
+                return Reply::with(200, &[], STUB_CONFIG.to_vec());
+            }
+            if cut.load(std::sync::atomic::Ordering::SeqCst) {
+                return Reply::Cut {
+                    length: layer_bytes.len(),
+                    body: layer_bytes[..120_000].to_vec(),
+                };
+            }
+            let from: usize = req
+                .header("range")
+                .and_then(|r| r.strip_prefix("bytes="))
+                .map_or(0, |r| r.trim_end_matches('-').parse().unwrap());
+            let range = format!(
+                "bytes {from}-{}/{}",
+                layer_bytes.len() - 1,
+                layer_bytes.len()
+            );
+            Reply::with(
+                206,
+                &[("content-range", &range)],
+                layer_bytes[from..].to_vec(),
+            )
+        })
+    };
+    let run = Run::new();
+    pin_all_to(&run, &digest);
+    let m = mirrors(&stub.url());
+    let out = run.clawbake(&args(&["images", "save", "s/site.toml"], &m));
+    let prefix = format!(
+        "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: fetching {}/v2/library/alpine/blobs/{layer} failed (",
+        stub.port,
+        stub.url()
+    );
+    assert!(stderr(&out).starts_with(&prefix), "{}", stderr(&out));
+    assert!(stderr(&out).ends_with(HELP_DOWNLOAD), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(NETWORK));
+    assert!(!run.path("s/images.tar").exists());
+    let hex = layer.trim_start_matches("sha256:");
+    let partial = run.path(&format!("cache/{hex}.partial"));
+    assert_eq!(std::fs::read(&partial).unwrap(), &layer_bytes[..120_000]);
+
+    cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_ok(&run.clawbake(&args(&["images", "save", "s/site.toml"], &m)));
+    let last = stub
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path.ends_with(&layer))
+        .unwrap();
+    assert_eq!(last.header("range"), Some("bytes=120000-"));
+    assert!(!partial.exists());
+    assert_eq!(
+        std::fs::read(run.path(&format!("cache/{hex}"))).unwrap(),
+        layer_bytes
+    );
+}
+
+#[test]
 fn images_save_refuses_a_blob_that_does_not_match_its_digest() {
     let layer_bytes = noise(6, 10_000);
     // The manifest names the real layer; the server sends other bytes.
@@ -894,7 +971,7 @@ fn images_save_refuses_a_blob_that_does_not_match_its_digest() {
         &out,
         NETWORK,
         &format!(
-            "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: the blob from {}/v2/library/alpine/blobs/{layer} does not match its digest: its 10000 bytes hash to `{}`\n{HELP_NET}",
+            "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: the blob from {}/v2/library/alpine/blobs/{layer} does not match its digest: its 10000 bytes hash to `{}`\n{HELP_DOWNLOAD}",
             stub.port,
             stub.url(),
             sha256(&other)

@@ -36,6 +36,9 @@ pub enum Reply {
     },
     /// Accept, read the request, then say nothing for this long.
     Hang(Duration),
+    /// Promise `length` bytes of body, send `body`, and hang up: a
+    /// connection cut in the middle of a download.
+    Cut { length: usize, body: Vec<u8> },
 }
 
 impl Reply {
@@ -167,6 +170,14 @@ fn serve(stream: TcpStream, handler: &Handler, seen: &Mutex<Vec<Request>>) {
         match handler(&request) {
             Reply::Hang(d) => {
                 std::thread::sleep(d);
+                return;
+            }
+            Reply::Cut { length, body } => {
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+                let _ = stream.flush();
+                let _ = stream.shutdown(std::net::Shutdown::Both);
                 return;
             }
             Reply::Http {
