@@ -487,9 +487,17 @@ impl Client {
             .await
             .map_err(|e| Failed::Net(describe(&e, &url, self.options.timeout)))?
         {
+            have += chunk.len() as u64;
+            if have > blob.size {
+                drop(out);
+                let _ = std::fs::remove_file(partial);
+                return Err(Failed::Net(format!(
+                    "{url} sent more than the {} bytes the manifest declares",
+                    blob.size
+                )));
+            }
             out.write_all(&chunk).map_err(io_err("writing"))?;
             hasher.update(&chunk);
-            have += chunk.len() as u64;
             progress.advance(chunk.len() as u64);
         }
         out.flush().map_err(io_err("writing"))?;

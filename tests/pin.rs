@@ -983,6 +983,32 @@ fn images_save_refuses_a_blob_that_does_not_match_its_digest() {
     assert!(!run.path(&format!("cache/{hex}.partial")).exists());
 }
 
+#[test]
+fn images_save_stops_a_blob_longer_than_its_manifest_says() {
+    let layer_bytes = noise(8, 10_000);
+    let mut longer = layer_bytes.clone();
+    longer.extend_from_slice(&noise(9, 5_000));
+    let (stub, digest, layer) = save_stub_with(&layer_bytes, longer);
+    let run = Run::new();
+    pin_all_to(&run, &digest);
+    let out = run.clawbake(&args(
+        &["images", "save", "s/site.toml"],
+        &mirrors(&stub.url()),
+    ));
+    assert_exit(
+        &out,
+        NETWORK,
+        &format!(
+            "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: {}/v2/library/alpine/blobs/{layer} sent more than the 10000 bytes the manifest declares\n{HELP_DOWNLOAD}",
+            stub.port,
+            stub.url(),
+        ),
+    );
+    let hex = layer.trim_start_matches("sha256:");
+    assert!(!run.path(&format!("cache/{hex}.partial")).exists());
+    assert!(!run.path("s/images.tar").exists());
+}
+
 /// Like [`save_stub`], but the layer served is `served`, not `named`.
 fn save_stub_with(named: &[u8], served: Vec<u8>) -> (Stub, String, String) {
     let layer = sha256(named);
