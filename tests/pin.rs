@@ -103,6 +103,20 @@ impl Run {
     fn clawbake(&self, args: &[&str]) -> Output {
         self.clawbake_at("2026-11-25", args)
     }
+
+    /// With the overrides in the environment instead of flags.
+    fn clawbake_env(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawbake"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .env("CLAWBAKE_NOW", "2026-11-25")
+            .env("CLAWBAKE_CACHE_DIR", self.path("cache"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
 }
 
 /// The mirror flags that send Docker Hub and ghcr.io to `url`.
@@ -621,8 +635,12 @@ fn run_with_lock() -> (Run, Vec<u8>) {
 fn a_registry_answering_500_fails_pin_with_the_url_and_keeps_the_lock() {
     let stub = registry_stub(|_| Some(Reply::status(500, "oops")));
     let (run, lock) = run_with_lock();
-    let m = mirrors(&stub.url());
-    let out = run.clawbake(&args(&["pin", "images", "s/site.toml"], &m));
+    // The mirrors from the environment this time.
+    let env = format!("docker.io={url}, ghcr.io={url}", url = stub.url());
+    let out = run.clawbake_env(
+        &[("CLAWBAKE_REGISTRY_MIRRORS", &env)],
+        &["pin", "images", "s/site.toml"],
+    );
     let url = stub.url();
     assert_exit(
         &out,
@@ -668,10 +686,10 @@ fn a_silent_registry_times_out() {
     let (run, lock) = run_with_lock();
     let m = mirrors(&stub.url());
     let started = std::time::Instant::now();
-    let out = run.clawbake(&args(
-        &["pin", "images", "s/site.toml", "--timeout", "0.5"],
-        &m,
-    ));
+    let out = run.clawbake_env(
+        &[("CLAWBAKE_TIMEOUT", "0.5")],
+        &args(&["pin", "images", "s/site.toml"], &m),
+    );
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "took {:?}",
@@ -1080,10 +1098,13 @@ fn pin_cloudflare_writes_sorted_ranges_and_shows_what_changed() {
         "{manifest}"
     );
 
-    // Again, the same answer: nothing added or removed.
-    let out = run.clawbake_at(
-        "2026-11-26",
-        &["pin", "cloudflare", "s", "--cloudflare-url", &url],
+    // Again, the same answer (the URL from the environment): nothing added or removed.
+    let out = run.clawbake_env(
+        &[
+            ("CLAWBAKE_CLOUDFLARE_URL", &url),
+            ("CLAWBAKE_NOW", "2026-11-26"),
+        ],
+        &["pin", "cloudflare", "s"],
     );
     assert_ok(&out);
     assert_eq!(
