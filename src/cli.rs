@@ -142,7 +142,7 @@ fn timeout(flag: Option<f64>) -> Result<Duration, Error> {
     text.trim()
         .parse::<f64>()
         .ok()
-        .filter(|t| t.is_finite() && *t > 0.0)
+        .filter(|t| *t > 0.0 && *t <= 86_400.0)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| Error::Message {
             message: format!("the timeout `{text}` is not a number of seconds above 0"),
