@@ -562,14 +562,25 @@ pub async fn save_images(
     parallel: usize,
 ) -> Result<SavedImages, Error> {
     // The manifests first: they say which blobs there are and how big.
+    // Fetched together; the first failure in image order is the one told.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, image) in images.iter().enumerate() {
+        let (client, image) = (client.clone(), image.clone());
+        tasks.spawn(async move {
+            let digest = image.digest.clone().unwrap_or_default();
+            let manifest = client.manifest_at(&image, &digest).await;
+            (n, image, manifest)
+        });
+    }
+    let mut fetched = tasks.join_all().await;
+    fetched.sort_by_key(|(n, _, _)| *n);
     let mut manifests = Vec::new();
-    for image in images {
-        let digest = image.digest.as_deref().unwrap_or_default();
-        let manifest = client.manifest_at(image, digest).await?;
+    for (_, image, manifest) in fetched {
+        let manifest = manifest?;
         let (config, layers) = manifest
             .blobs()
             .map_err(|d| registry::network(format!("reading the manifest of `{image}`"), d))?;
-        manifests.push((image.clone(), manifest, config, layers));
+        manifests.push((image, manifest, config, layers));
     }
     let mut unique: BTreeMap<String, (ImageRef, registry::Descriptor)> = BTreeMap::new();
     for (image, _, config, layers) in &manifests {
