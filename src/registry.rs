@@ -356,11 +356,21 @@ impl Client {
         }
         let json: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| format!("the manifest from {url} is not JSON ({e})"))?;
+        // OCI makes `mediaType` optional; then the header, then the shape.
         let media_type = json["mediaType"]
             .as_str()
             .map(str::to_owned)
             .or_else(|| header(&headers, CONTENT_TYPE.as_str()))
-            .unwrap_or_default();
+            .filter(|t| {
+                [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].contains(&t.as_str())
+            })
+            .unwrap_or_else(|| {
+                if json["manifests"].is_array() {
+                    OCI_INDEX.to_owned()
+                } else {
+                    OCI_MANIFEST.to_owned()
+                }
+            });
         Ok(Manifest {
             digest,
             media_type,
