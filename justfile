@@ -29,3 +29,7 @@ bench-upload:
 # Time of a no-op provision (the host already runs the release) against a local sshd.
 bench-noop:
     cargo test --release --test provision -- --ignored --nocapture no_op_provision_time
+
+# `images save` of a 100 MB image from a loopback registry, next to curl of the same blobs.
+bench-images:
+    cargo test --release --test pin -- --ignored --nocapture images_save_throughput

@@ -96,6 +96,23 @@ pub struct Manifest {
     /// Images without a digest: pulled by tag, so not reproducible.
     pub unpinned_images: Vec<String>,
     pub cloudflare_ranges_as_of: String,
+    /// The image-set archive shipped beside the release, when the site
+    /// asks for it (`images.ship`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_set: Option<ManifestImageSet>,
+}
+
+/// `dist/images.tar`: what provision uploads to `/var/lib/clawbake/images/`
+/// and `docker load`s before `compose up`, instead of pulling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestImageSet {
+    /// Relative to `dist/`.
+    pub file: String,
+    /// sha256 of the archive, hex.
+    pub sha256: String,
+    pub size: u64,
+    /// The pinned references it holds, `name:tag@sha256:...`, sorted.
+    pub images: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +158,8 @@ pub struct Bundle {
     pub manifest: Manifest,
     pub user_data: String,
     pub meta_data: String,
+    /// The archive to copy into `dist/` as `manifest.image_set.file`.
+    pub image_set: Option<PathBuf>,
 }
 
 impl Bundle {
@@ -203,6 +222,11 @@ impl Bundle {
             }
             std::fs::write(&path, &content).map_err(err(format!("writing `{rel}`")))?;
             set_mode(&path, mode).map_err(err(format!("setting the mode of `{rel}`")))?;
+        }
+        if let (Some(src), Some(set)) = (&self.image_set, &self.manifest.image_set) {
+            let copy = staging.path().join(&set.file);
+            std::fs::copy(src, &copy)
+                .map_err(err(format!("copying `{}` into the bundle", src.display())))?;
         }
         let staged = staging.keep();
         let old = parent.join(format!(".clawbake-dist-old-{}", std::process::id()));

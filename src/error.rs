@@ -28,6 +28,12 @@ pub mod code {
     pub const HOST_UNSUITABLE: i32 = 11;
     /// `verify` (or the verify after a provision) found a failing check.
     pub const VERIFY_FAILED: i32 = 12;
+    /// A lock is stale or an image is unpinned (`pin images --check`,
+    /// `build --locked`): the input is fine, but not yet pinned.
+    pub const STALE: i32 = 9;
+    /// A registry or Cloudflare's API failed: unreachable, a 4xx/5xx, a
+    /// timeout, or content that does not match its digest.
+    pub const NETWORK: i32 = 10;
 }
 
 #[derive(Debug)]
@@ -57,6 +63,15 @@ pub enum Error {
         detail: String,
         help: Option<String>,
     },
+    /// A lock that would change, or an image without a digest.
+    Stale { message: String, help: String },
+    /// A registry or Cloudflare's API failed. `action` says what was being
+    /// done and to which image or URL, as a gerund; `detail` what happened.
+    Network {
+        action: String,
+        detail: String,
+        help: Option<String>,
+    },
 }
 
 impl Error {
@@ -66,6 +81,8 @@ impl Error {
             Error::Io { .. } => code::FAILED,
             Error::Ssh(e) => e.code(),
             Error::Host { code, .. } => *code,
+            Error::Stale { .. } => code::STALE,
+            Error::Network { .. } => code::NETWORK,
         }
     }
 
@@ -93,6 +110,12 @@ impl Error {
                 }
                 with_help(out, help.as_deref())
             }
+            Error::Stale { message, help } => with_help(format!("error: {message}\n"), Some(help)),
+            Error::Network {
+                action,
+                detail,
+                help,
+            } => with_help(format!("error: {action}: {detail}\n"), help.as_deref()),
         }
     }
 }

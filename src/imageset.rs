@@ -7,6 +7,13 @@
 //! tars: `docker load` decompresses what it finds and checks the result
 //! against the config's `rootfs.diff_ids`. The writer is deterministic: the
 //! same images give the same bytes.
+//!
+//! Images pulled from a registry also keep their manifest: the archive is
+//! then an OCI image layout as well (`oci-layout`, `index.json` naming each
+//! manifest digest), as `docker save` writes since Docker 25, so a daemon
+//! with the containerd image store knows the image by the digest that
+//! `compose.yaml` pins, and `build` can check the archive holds exactly the
+//! pinned digests.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -67,7 +74,53 @@ pub struct Image {
     pub repo_tags: Vec<String>,
     pub config: Blob,
     pub layers: Vec<Blob>,
+    /// The registry manifest that names `config` and `layers`, if the image
+    /// came from a registry.
+    pub manifest: Option<ImageManifest>,
 }
+
+/// A registry manifest kept in the archive's OCI index.
+#[derive(Clone, Debug)]
+pub struct ImageManifest {
+    /// Its media type, as the registry served it.
+    pub media_type: String,
+    pub blob: Blob,
+    /// The full reference, e.g. `docker.io/library/caddy:2.11.2-alpine`.
+    pub name: String,
+    /// The tag alone, the OCI layout's own name for the entry.
+    pub tag: String,
+}
+
+/// What an archive's `index.json` says it holds: `(name, manifest digest)`.
+pub fn read_index(path: &Path) -> io::Result<Vec<(String, String)>> {
+    let mut archive = tar::Archive::new(File::open(path)?);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if entry.path()?.as_os_str() != "index.json" {
+            continue;
+        }
+        let mut text = Vec::new();
+        entry.read_to_end(&mut text)?;
+        let index: serde_json::Value = serde_json::from_slice(&text).map_err(io::Error::other)?;
+        let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+        return Ok(manifests
+            .iter()
+            .map(|m| {
+                let name = m["annotations"][ANNOTATION_IMAGE_NAME]
+                    .as_str()
+                    .unwrap_or_default();
+                let digest = m["digest"].as_str().unwrap_or_default();
+                (name.to_owned(), digest.to_owned())
+            })
+            .collect());
+    }
+    Ok(Vec::new())
+}
+
+/// containerd's annotation for the name an index entry loads under.
+const ANNOTATION_IMAGE_NAME: &str = "io.containerd.image.name";
+/// The OCI image layout's annotation for an entry's tag.
+const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// The runtime part of an image config, for images made from a root
 /// filesystem tar (the VM tests' stand-ins).
@@ -104,6 +157,7 @@ pub fn image_from_rootfs(
         repo_tags: vec![repo_tag.to_owned()],
         config: Blob::from_bytes(config),
         layers: vec![layer],
+        manifest: None,
     })
 }
 
@@ -137,9 +191,13 @@ fn write_to(out: impl Write, images: &[Image]) -> io::Result<()> {
         append(&mut tar, dir, tar::EntryType::Directory, 0, io::empty())?;
     }
     let mut written = BTreeSet::new();
-    let blobs = images
-        .iter()
-        .flat_map(|i| std::iter::once(&i.config).chain(&i.layers));
+    let blobs = images.iter().flat_map(|i| {
+        i.manifest
+            .iter()
+            .map(|m| &m.blob)
+            .chain(std::iter::once(&i.config))
+            .chain(&i.layers)
+    });
     for blob in blobs {
         if !written.insert(blob.digest.clone()) {
             continue;
@@ -177,6 +235,44 @@ fn write_to(out: impl Write, images: &[Image]) -> io::Result<()> {
         manifest.len() as u64,
         manifest.as_slice(),
     )?;
+    let oci: Vec<serde_json::Value> = images
+        .iter()
+        .filter_map(|i| i.manifest.as_ref())
+        .map(|m| {
+            Ok(json!({
+                "mediaType": m.media_type,
+                "digest": m.blob.digest,
+                "size": m.blob.len()?,
+                "annotations": {
+                    ANNOTATION_IMAGE_NAME: m.name,
+                    ANNOTATION_REF_NAME: m.tag,
+                },
+            }))
+        })
+        .collect::<io::Result<_>>()?;
+    if !oci.is_empty() {
+        let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
+        append(
+            &mut tar,
+            "oci-layout",
+            tar::EntryType::Regular,
+            layout.len() as u64,
+            &layout[..],
+        )?;
+        let index = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": oci,
+        });
+        let index = serde_json::to_vec(&index).map_err(io::Error::other)?;
+        append(
+            &mut tar,
+            "index.json",
+            tar::EntryType::Regular,
+            index.len() as u64,
+            index.as_slice(),
+        )?;
+    }
     tar.into_inner()?.flush()
 }
 

@@ -28,6 +28,7 @@ pub struct Site {
     pub memory: Memory,
     pub egress: Egress,
     pub backup: Backup,
+    pub images: Images,
 }
 
 /// The `[site]` table: names, and the selectors that pick built-in layers.
@@ -306,6 +307,15 @@ pub struct Backup {
     pub rotate_token_schedule: CronSchedule,
     /// Image of the one-shot container that reads the data volume.
     pub helper_image: ImageRef,
+}
+
+/// The `[images]` table: how the host gets its images.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    /// Ship the pinned images in the bundle (`images.tar`, written by
+    /// `clawbake images save`) instead of pulling them on the host.
+    pub ship: bool,
 }
 
 /// The OpenClaw gateway's settings that clawbake needs to know about; the

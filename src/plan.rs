@@ -134,6 +134,7 @@ mod tests {
             images: Vec::new(),
             unpinned_images: Vec::new(),
             cloudflare_ranges_as_of: "2026-11-25".to_owned(),
+            image_set: None,
         }
     }
 

@@ -324,3 +324,96 @@ pub fn secrets_list(
     }
     out
 }
+
+/// What `pin images` did, or what `--check` found.
+pub fn pinned_images(p: &crate::pin::PinnedImages, check: bool) -> String {
+    let total = p.unchanged + p.changes.iter().filter(|c| c.new.is_some()).count();
+    if p.changes.is_empty() {
+        let verb = if check { "matches" } else { "is up to date:" };
+        return format!(
+            "{} {verb} {total} images at their registries\n",
+            p.lock.display()
+        );
+    }
+    format!(
+        "pinned {total} images in {} ({} changed, {} unchanged)\n{}",
+        p.lock.display(),
+        p.changes.len(),
+        p.unchanged,
+        crate::pin::change_lines(&p.changes)
+    )
+}
+
+/// What `pin cloudflare` wrote and what changed.
+pub fn pinned_cloudflare(p: &crate::pin::PinnedCloudflare) -> String {
+    let mut s = format!(
+        "wrote {}: {} ranges as of {}\n",
+        p.lock.display(),
+        p.count,
+        p.as_of
+    );
+    if p.added.is_empty() && p.removed.is_empty() {
+        s.push_str("  no range added or removed\n");
+    }
+    for n in &p.added {
+        let _ = writeln!(s, "  + {n}");
+    }
+    for n in &p.removed {
+        let _ = writeln!(s, "  - {n}");
+    }
+    s
+}
+
+/// What `images save` wrote.
+pub fn saved_images(saved: &crate::pin::SavedImages) -> String {
+    // Sizes are far below f64's exact range.
+    #[allow(clippy::cast_precision_loss)]
+    let mib = saved.bytes as f64 / (1024.0 * 1024.0);
+    format!(
+        "saved {} images ({} blobs, {mib:.1} MiB) into {}\n  set `images.ship = true` in the site to ship it with the bundle\n",
+        saved.images,
+        saved.blobs,
+        saved.archive.display()
+    )
+}
+
+/// A byte progress bar on stderr for downloads; invisible when stderr is
+/// not a terminal, so scripts and tests see only the result.
+#[derive(Clone)]
+pub struct DownloadBar(indicatif::ProgressBar);
+
+impl DownloadBar {
+    pub fn new() -> DownloadBar {
+        if !std::io::stderr().is_terminal() {
+            return DownloadBar(indicatif::ProgressBar::hidden());
+        }
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} downloading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        DownloadBar(bar)
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+impl Default for DownloadBar {
+    fn default() -> DownloadBar {
+        DownloadBar::new()
+    }
+}
+
+impl crate::registry::Progress for DownloadBar {
+    fn add_total(&self, bytes: u64) {
+        self.0.inc_length(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}

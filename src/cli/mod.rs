@@ -2,14 +2,18 @@
 
 mod host;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::Url;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::SiteInput;
 use crate::config::layers;
 use crate::error::Error;
-use crate::{explain, pipeline, ui};
+use crate::{explain, pin, pipeline, registry, ui};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,7 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the bundle (user-data, meta-data, release tree, manifest) into dist/
     #[command(
-        after_help = "Exit codes: 0 built, 1 could not write, 3 the site or a lock file is wrong.\n\
+        after_help = "Exit codes: 0 built, 1 could not write, 3 the site or a lock file is wrong, \
+        9 an image is unpinned or a lock is stale (--locked), or the image set does not match the pins.\n\
         Paste dist/user-data into the provider's \"user data\" box when creating the server."
     )]
     Build {
@@ -40,7 +45,17 @@ pub enum Command {
         /// Where to write the bundle; replaced atomically
         #[arg(long, default_value = "dist")]
         out: PathBuf,
+        /// Refuse to build if an image is unpinned or images.lock names an
+        /// image the site no longer runs (exit 9); no network is used
+        #[arg(long)]
+        locked: bool,
     },
+    /// Write a lock file from the network: image digests or Cloudflare's ranges
+    #[command(subcommand)]
+    Pin(Pin),
+    /// Work with the site's image set, the images shipped in the bundle
+    #[command(subcommand)]
+    Images(Images),
     /// Create a site directory with a commented site.toml to edit
     Init {
         /// The directory to create (it must not already hold a site.toml)
@@ -113,6 +128,175 @@ pub enum Command {
     Secrets(host::SecretsCommand),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum Pin {
+    /// Resolve every image tag of the site to its linux/amd64 digest, into images.lock
+    #[command(
+        after_help = "Exit codes: 0 pinned (or up to date), 3 bad input, 9 the lock is stale (--check), \
+        10 a registry failed. No lock file changes unless every image resolved."
+    )]
+    Images {
+        /// The site file (or its directory); images.lock is written beside it
+        site: Option<PathBuf>,
+        /// Do not write: exit 9 if images.lock differs from what the registries say now
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+    /// Refresh cloudflare.lock from Cloudflare's API, showing what changed
+    #[command(
+        after_help = "Exit codes: 0 written, 3 bad input, 10 the API failed or its answer was refused \
+        (empty, a default route, a private range). The lock changes only after a good answer."
+    )]
+    Cloudflare {
+        /// The site file (or its directory); cloudflare.lock is written beside it
+        site: Option<PathBuf>,
+        /// Cloudflare's IP ranges API; also `CLAWBAKE_CLOUDFLARE_URL`
+        #[arg(long, value_name = "URL")]
+        cloudflare_url: Option<String>,
+        /// Seconds to wait to connect and for each read; also `CLAWBAKE_TIMEOUT` [default: 30]
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Images {
+    /// Download the pinned images into images.tar beside the site, for `images.ship = true`
+    #[command(
+        after_help = "Blobs are cached (and partial downloads resumed) in $CLAWBAKE_CACHE_DIR, \
+        else $XDG_CACHE_HOME/clawbake/blobs, else ~/.cache/clawbake/blobs; each is checked against its sha256.\n\
+        Exit codes: 0 saved, 1 could not write, 9 an image is unpinned, 10 a registry failed."
+    )]
+    Save {
+        /// The site file (or its directory); images.tar is written beside it
+        site: Option<PathBuf>,
+        /// Blobs downloaded at once
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+        #[command(flatten)]
+        net: NetArgs,
+    },
+}
+
+/// Where the registry commands fetch from, and how long they wait.
+#[derive(Debug, clap::Args)]
+pub struct NetArgs {
+    /// Fetch REGISTRY's images from URL instead, e.g. `docker.io=https://mirror.example.com`;
+    /// repeatable; also `CLAWBAKE_REGISTRY_MIRRORS` (comma-separated). Plain http:// only to loopback
+    #[arg(long = "registry-mirror", value_name = "REGISTRY=URL")]
+    registry_mirror: Vec<String>,
+    /// Seconds to wait to connect and for each read; also `CLAWBAKE_TIMEOUT` [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+}
+
+/// `--timeout`, else `CLAWBAKE_TIMEOUT`, else 30 seconds.
+fn timeout(flag: Option<f64>) -> Result<Duration, Error> {
+    let text = match (flag, std::env::var("CLAWBAKE_TIMEOUT")) {
+        (Some(t), _) => t.to_string(),
+        (None, Ok(t)) => t,
+        (None, Err(_)) => "30".to_owned(),
+    };
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|t| *t > 0.0 && *t <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| Error::Message {
+            message: format!("the timeout `{text}` is not a number of seconds above 0"),
+            help: Some("write e.g. `--timeout 30`".to_owned()),
+        })
+}
+
+/// `--cloudflare-url`, else `CLAWBAKE_CLOUDFLARE_URL`, else Cloudflare's.
+fn cloudflare_url(flag: Option<String>) -> Result<Url, Error> {
+    let url = flag
+        .or_else(|| std::env::var("CLAWBAKE_CLOUDFLARE_URL").ok())
+        .unwrap_or_else(|| pin::CLOUDFLARE_URL.to_owned());
+    registry::checked_url(&url).map_err(|why| Error::Message {
+        message: format!("invalid Cloudflare API URL: {why}"),
+        help: Some(format!("leave it unset for `{}`", pin::CLOUDFLARE_URL)),
+    })
+}
+
+impl NetArgs {
+    fn mirrors(&self) -> Result<BTreeMap<String, Url>, Error> {
+        let env = std::env::var("CLAWBAKE_REGISTRY_MIRRORS").unwrap_or_default();
+        let from_env = env.split(',').map(str::trim).filter(|m| !m.is_empty());
+        // Flags after the environment, so a flag wins for the same registry.
+        from_env
+            .chain(self.registry_mirror.iter().map(String::as_str))
+            .map(registry::parse_mirror)
+            .collect()
+    }
+
+    fn client(&self) -> Result<registry::Client, Error> {
+        registry::Client::new(registry::Options {
+            mirrors: self.mirrors()?,
+            timeout: timeout(self.timeout)?,
+            cache_dir: cache_dir()?,
+        })
+    }
+}
+
+/// Where downloaded blobs are kept between runs.
+fn cache_dir() -> Result<PathBuf, Error> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(dir) = var("CLAWBAKE_CACHE_DIR") {
+        return Ok(dir);
+    }
+    if let Some(dir) = var("XDG_CACHE_HOME") {
+        return Ok(dir.join("clawbake/blobs"));
+    }
+    var("HOME")
+        .map(|h| h.join(".cache/clawbake/blobs"))
+        .ok_or_else(|| Error::Message {
+            message: "there is no cache directory for downloaded images".to_owned(),
+            help: Some("set `CLAWBAKE_CACHE_DIR` (or `XDG_CACHE_HOME` or `HOME`)".to_owned()),
+        })
+}
+
+/// The site a lock-writing command works on: a site file, or a directory
+/// holding one. The built-in example has no directory to write into.
+fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf), Error> {
+    let Some(site) = site else {
+        return Err(Error::Message {
+            message: format!(
+                "`clawbake {command}` writes beside a site file, and the built-in example site has none"
+            ),
+            help: Some(format!(
+                "run `clawbake init DIR` first, then `clawbake {command} DIR/site.toml`"
+            )),
+        });
+    };
+    let file = if site.is_dir() {
+        site.join("site.toml")
+    } else {
+        site
+    };
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((SiteInput::File(file), dir))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "starting the async runtime".to_owned(),
+            source,
+        })
+}
+
 fn site_input(site: Option<PathBuf>) -> SiteInput {
     site.map_or(SiteInput::Example, SiteInput::File)
 }
@@ -120,8 +304,11 @@ fn site_input(site: Option<PathBuf>) -> SiteInput {
 /// Run a parsed command; returns what to print on stdout and stderr.
 pub fn run(cli: Cli) -> Result<Output, Error> {
     match cli.command {
-        Command::Build { site, out } => {
+        Command::Build { site, out, locked } => {
             let built = pipeline::build(&site_input(site))?;
+            if locked {
+                pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
+            }
             built.bundle.write(&out)?;
             Ok(Output {
                 stdout: ui::build_summary(&built, &out),
@@ -139,6 +326,63 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),
+        Command::Pin(Pin::Images { site, check, net }) => {
+            let (input, dir) = own_site(site, "pin images")?;
+            let prepared = pipeline::prepare(&input)?;
+            let client = net.client()?;
+            let pinned = runtime()?.block_on(pin::pin_images(
+                &client,
+                &prepared.site,
+                &dir,
+                &prepared.images,
+                check,
+            ))?;
+            Ok(Output {
+                stdout: ui::pinned_images(&pinned, check),
+                stderr: String::new(),
+            })
+        }
+        Command::Pin(Pin::Cloudflare {
+            site,
+            cloudflare_url: url,
+            timeout: wait,
+        }) => {
+            let (input, dir) = own_site(site, "pin cloudflare")?;
+            let prepared = pipeline::prepare(&input)?;
+            let url = cloudflare_url(url)?;
+            let timeout = timeout(wait)?;
+            let pinned = runtime()?.block_on(pin::pin_cloudflare(
+                &url,
+                timeout,
+                &prepared.cloudflare,
+                &dir,
+            ))?;
+            Ok(Output {
+                stdout: ui::pinned_cloudflare(&pinned),
+                stderr: String::new(),
+            })
+        }
+        Command::Images(Images::Save {
+            site,
+            parallel,
+            net,
+        }) => {
+            let (input, dir) = own_site(site, "images save")?;
+            let prepared = pipeline::prepare(&input)?;
+            let images = pin::pinned_images(&prepared.site, &prepared.images)?;
+            let client = net.client()?;
+            let bar = ui::DownloadBar::new();
+            let progress: std::sync::Arc<dyn registry::Progress> = std::sync::Arc::new(bar.clone());
+            let archive = dir.join(pin::IMAGE_SET);
+            let saved = runtime()?.block_on(pin::save_images(
+                &client, &images, &archive, progress, parallel,
+            ));
+            bar.finish();
+            Ok(Output {
+                stdout: ui::saved_images(&saved?),
+                stderr: String::new(),
+            })
+        }
         Command::Explain { key, site } => {
             let merged = pipeline::merge(&site_input(site))?;
             Ok(Output {

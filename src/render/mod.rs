@@ -32,7 +32,14 @@ pub fn images_of(site: &Site) -> Vec<(&'static str, &ImageRef)> {
     ]
 }
 
-pub fn render(site: &Site, cloudflare: &CloudflareLock, lock: &ImagesLock) -> Bundle {
+/// Render the bundle. `image_set` is the archive to ship and its manifest
+/// entry, when the site ships its images.
+pub fn render(
+    site: &Site,
+    cloudflare: &CloudflareLock,
+    lock: &ImagesLock,
+    image_set: Option<(std::path::PathBuf, crate::bundle::ManifestImageSet)>,
+) -> Bundle {
     let pinned: Vec<(&str, ImageRef, bool)> = images_of(site)
         .into_iter()
         .map(|(service, image)| match lock.pin(image) {
@@ -84,6 +91,7 @@ pub fn render(site: &Site, cloudflare: &CloudflareLock, lock: &ImagesLock) -> Bu
             .map(|(_, image, _)| image.tagged())
             .collect(),
         cloudflare_ranges_as_of: cloudflare.as_of.clone(),
+        image_set: image_set.as_ref().map(|(_, set)| set.clone()),
     };
     let release_dir = format!("{RELEASES}/{}", release_name(&build_id));
     let manifest_json = manifest.to_json();
@@ -94,6 +102,7 @@ pub fn render(site: &Site, cloudflare: &CloudflareLock, lock: &ImagesLock) -> Bu
         manifest,
         user_data,
         meta_data,
+        image_set: image_set.map(|(path, _)| path),
     }
 }
 

@@ -94,3 +94,5 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 pub mod fakehost;
+pub mod registry;
+pub mod stub;
