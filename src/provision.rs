@@ -328,6 +328,67 @@ pub async fn upload_release(host: &Host, bundle: &Bundle, log: &mut Log) -> Resu
     Ok(dir)
 }
 
+/// Where image-set archives wait on the host; `90-stack` loads them.
+pub const IMAGES_DIR: &str = "/var/lib/clawbake/images";
+
+/// Ship the site's image set, when it has one: uploaded (streamed, checked
+/// by sha256) unless the host holds it already, and the only archive left
+/// in the directory, since the images it replaces are loaded already.
+pub async fn ship_images(
+    host: &Host,
+    bundle: &Bundle,
+    progress: &dyn Progress,
+    log: &mut Log,
+) -> Result<(), Error> {
+    let (Some(local), Some(set)) = (&bundle.image_set, &bundle.manifest.image_set) else {
+        return Ok(());
+    };
+    let name = format!("{}.tar", set.sha256);
+    let dest = format!("{IMAGES_DIR}/{name}");
+    let have = host
+        .root_output(&format!("sha256sum {dest} 2>/dev/null || true"))
+        .await?;
+    if have.split_whitespace().next() == Some(set.sha256.as_str()) {
+        log.line(&format!("image set {dest} is on the host already"));
+        return Ok(());
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let mib = set.size as f64 / 1_048_576.0;
+    progress.phase(&format!(
+        "uploading the image set ({mib:.0} MiB, {} images)",
+        set.images.len()
+    ));
+    log.line(&format!("uploading {} to {dest}", local.display()));
+    host.root_output(&format!("install -d -m 0700 {IMAGES_DIR}"))
+        .await?;
+    if host.facts.root {
+        host.remote
+            .upload_file(dest.clone(), local.clone(), 0o600)
+            .await?;
+    } else {
+        // SFTP writes as the login user: into a private directory, then
+        // moved into place as root.
+        let dir = host
+            .remote
+            .output("umask 077 && mktemp -d /tmp/clawbake.XXXXXXXX".into())
+            .await?;
+        let dir = dir.trim().to_owned();
+        let tmp = format!("{dir}/{name}");
+        host.remote
+            .upload_file(tmp.clone(), local.clone(), 0o600)
+            .await?;
+        host.root_output(&format!(
+            "mv {tmp} {dest} && chown root:root {dest} && rm -rf {dir}"
+        ))
+        .await?;
+    }
+    host.root_output(&format!(
+        "find {IMAGES_DIR} -maxdepth 1 -name '*.tar' ! -name {name} -delete"
+    ))
+    .await?;
+    Ok(())
+}
+
 /// A step's failure: its name, code and last lines.
 fn step_failed(name: &str, exit: i32, tail: &[String], log: &Log) -> Error {
     Error::Host {
@@ -636,6 +697,7 @@ pub async fn provision(
 
     progress.phase("uploading the release");
     let dir = upload_release(&host, bundle, log).await?;
+    ship_images(&host, bundle, progress, log).await?;
     let steps: Vec<String> = steps_of(&bundle.manifest)
         .into_iter()
         .filter(|s| first || is_stack_step(s))

@@ -283,6 +283,44 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
 /// The image set holds each pushed image: docker's manifest.json with its
 /// config and layers, every blob named by its sha256, layers that ungzip
 /// to their diff ids, and an OCI index naming the pinned manifests.
+/// Provision to a throwaway host streams the shipped archive there once.
+fn provision_ships_the_archive(run: &Run, sha: &str, archive: &[u8]) {
+    let ubuntu = ("ubuntu", "24.04", "Ubuntu 24.04.3 LTS");
+    let Some(host) = common::fakehost::FakeHost::start(ubuntu) else {
+        return;
+    };
+    let target = host.host_arg("root");
+    let mut line = vec![
+        "provision",
+        "s/site.toml",
+        "--host",
+        &target,
+        "--log",
+        "run.log",
+    ];
+    let ssh = host.ssh_args();
+    line.extend(ssh.iter().map(String::as_str));
+    let out = run.clawbake(&line);
+    // The fake host has no apt: the first step fails, after the upload.
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("uploading the image set (")
+            && stderr(&out).contains(" MiB, 7 images)\n"),
+        "{}",
+        stderr(&out)
+    );
+    let on_host = host.on_host(&format!("/var/lib/clawbake/images/{sha}.tar"));
+    assert_eq!(std::fs::read(on_host).unwrap(), archive);
+    // A second run finds it there and does not send it again.
+    let again = run.clawbake(&line);
+    assert_eq!(again.status.code(), Some(6), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("uploading the image set"),
+        "{}",
+        stderr(&again)
+    );
+}
+
 fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Pushed>) {
     let entries: BTreeMap<String, Vec<u8>> = registry::tar_entries(archive).into_iter().collect();
     // Every blob is named by the sha256 of its bytes.
@@ -439,6 +477,13 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
                 pushed["caddy:2.11.2-alpine"].digest
             )))
     );
+
+    // Provision ships it: streamed to the host before the steps, and the
+    // daemon set to the image store that keeps shipped digests.
+    let daemon: serde_json::Value =
+        serde_json::from_slice(&run.read("dist/release/host/etc/docker/daemon.json")).unwrap();
+    assert_eq!(daemon["features"]["containerd-snapshotter"], true);
+    provision_ships_the_archive(&run, set["sha256"].as_str().unwrap(), &archive);
 
     // The archive no longer matches the lock: build refuses.
     let moved = reg.push_small("library/alpine", Some("3.23"), "amd64", 77);

@@ -32,13 +32,20 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
     );
 
     let d = &site.docker.daemon;
-    let daemon = json!({
+    let mut daemon = json!({
         "log-driver": "json-file",
         "log-opts": { "max-size": d.log_max_size, "max-file": d.log_max_files.to_string() },
         "live-restore": d.live_restore,
         "no-new-privileges": d.no_new_privileges,
         "default-ulimits": { "nofile": { "Name": "nofile", "Soft": d.nofile, "Hard": d.nofile } },
     });
+    if site.images.ship {
+        // Compose names shipped images by digest. Only the containerd image
+        // store keeps the digest that `docker load` reads from the archive's
+        // OCI index; the classic store (distro docker.io's default) drops it
+        // and Compose would go to the registry after all.
+        daemon["features"] = json!({ "containerd-snapshotter": true });
+    }
     tree.add(
         "host/etc/docker/daemon.json",
         0o644,

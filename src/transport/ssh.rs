@@ -18,7 +18,6 @@ use ssh2::{
 };
 
 use super::target::Target;
-use crate::bundle::sha256_hex;
 
 /// How to connect and what to trust.
 #[derive(Clone, Debug)]
@@ -306,6 +305,33 @@ impl Connection {
         mode: u32,
         on_progress: &mut dyn FnMut(usize),
     ) -> Result<(), SshError> {
+        self.upload_from(path, &mut &bytes[..], mode, on_progress)
+    }
+
+    /// [`Connection::upload`] from a local file, streamed: an image set
+    /// can be larger than memory should hold.
+    pub fn upload_file(
+        &self,
+        path: &str,
+        local: &Path,
+        mode: u32,
+        on_progress: &mut dyn FnMut(usize),
+    ) -> Result<(), SshError> {
+        let mut file = std::fs::File::open(local).map_err(|e| SshError::Failed {
+            target: self.target.clone(),
+            action: format!("uploading {}", local.display()),
+            detail: e.to_string(),
+        })?;
+        self.upload_from(path, &mut file, mode, on_progress)
+    }
+
+    fn upload_from(
+        &self,
+        path: &str,
+        source: &mut dyn Read,
+        mode: u32,
+        on_progress: &mut dyn FnMut(usize),
+    ) -> Result<(), SshError> {
         let action = format!("uploading {path}");
         let fail = |e: ssh2::Error| classify_op(&self.target, &action, &e);
         let sftp = self.session.sftp().map_err(fail)?;
@@ -319,10 +345,21 @@ impl Connection {
                 OpenType::File,
             )
             .map_err(fail)?;
-        for chunk in bytes.chunks(256 * 1024) {
-            file.write_all(chunk)
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = source.read(&mut buf).map_err(|e| SshError::Failed {
+                target: self.target.clone(),
+                action: action.clone(),
+                detail: format!("reading the local file: {e}"),
+            })?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n])
                 .map_err(|e| io_error(&self.target, &action, &e))?;
-            on_progress(chunk.len());
+            on_progress(n);
         }
         file.fsync().map_err(fail)?;
         drop(file);
@@ -332,7 +369,7 @@ impl Connection {
             Some(RenameFlags::OVERWRITE | RenameFlags::ATOMIC | RenameFlags::NATIVE),
         )
         .map_err(fail)?;
-        let expected = sha256_hex(bytes);
+        let expected = format!("{:x}", hasher.finalize());
         let out = self.output(&format!("sha256sum -- {}", shell_quote(path)))?;
         let got = out.split_whitespace().next().unwrap_or("");
         if got == expected {

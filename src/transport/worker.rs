@@ -107,6 +107,19 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// Upload a local file, streamed, checked by sha256 on the host.
+    pub async fn upload_file(
+        &self,
+        path: String,
+        local: std::path::PathBuf,
+        mode: u32,
+    ) -> Result<(), SshError> {
+        self.call(move |c| c.upload_file(&path, &local, mode, &mut |_| {}))
+            .await
+    }
+}
+
 impl Drop for Remote {
     fn drop(&mut self) {
         // Closing the queue ends the thread, which drops the connection.
