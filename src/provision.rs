@@ -659,6 +659,9 @@ pub async fn plan(host: &Host, bundle: &Bundle) -> Result<Decision, Error> {
 pub struct Settings {
     /// How long the lock-out guard waits before it reverts.
     pub guard: Duration,
+    /// Where the site's SSH port is reached from here, when that is not the
+    /// same host on that port (a port forward, a NAT): `host:port`.
+    pub admin_endpoint: Option<(String, u16)>,
 }
 
 /// Provision `bundle` onto the host: the whole release model in one call.
@@ -770,7 +773,14 @@ async fn confirm_access(
         .await
         .map_err(Error::Ssh)?;
     let mut access = old.access.clone();
-    access.target = access.target.with_port(ssh_port);
+    access.target = match &settings.admin_endpoint {
+        Some((host, port)) => Target {
+            host: host.clone(),
+            port: *port,
+            ..access.target.clone()
+        },
+        None => access.target.with_port(ssh_port),
+    };
     // The same server on a new port: trust the key it just showed us.
     access.options.accept_host_key = Some(fingerprint);
     match Host::connect(&access, ssh_port).await {

@@ -144,13 +144,25 @@ pub fn provision(
     host: &HostArgs,
     log: Option<PathBuf>,
     guard: u64,
+    admin_endpoint: Option<&str>,
 ) -> Result<Output, Error> {
     let built = built(site)?;
     let access = host.access()?;
+    let admin_endpoint = admin_endpoint
+        .map(|e| {
+            Target::parse(&format!("{}@{e}", access.target.user))
+                .map(|t| (t.host, t.port))
+                .map_err(|why| Error::Message {
+                    message: format!("`--admin-endpoint {e}`: {why}"),
+                    help: Some("write it as `host:port`, e.g. `127.0.0.1:2222`".into()),
+                })
+        })
+        .transpose()?;
     let mut log = Log::open(log_path(log, &access.target))?;
     let progress = ui::StepProgress::new();
     let settings = Settings {
         guard: Duration::from_secs(guard),
+        admin_endpoint,
     };
     let rt = runtime()?;
     let report = rt.block_on(provision::provision(

@@ -88,6 +88,10 @@ pub enum Command {
         /// unless a new connection on the new port proved it works
         #[arg(long, value_name = "SECONDS", default_value_t = 180)]
         guard: u64,
+        /// Where the site's SSH port is reached from here once sshd moves,
+        /// when it is not the same host on that port (a port forward, a NAT)
+        #[arg(long, value_name = "HOST:PORT")]
+        admin_endpoint: Option<String>,
     },
     /// Show what `provision` would do, without changing anything
     #[command(
@@ -321,7 +325,8 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             host,
             log,
             guard,
-        } => host::provision(site, &host, log, guard),
+            admin_endpoint,
+        } => host::provision(site, &host, log, guard, admin_endpoint.as_deref()),
         Command::Plan { site, host } => host::plan(site, &host),
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
