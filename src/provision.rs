@@ -130,14 +130,20 @@ impl Host {
             .map_err(Error::Ssh)
     }
 
-    /// Write `bytes` to `path` as root with `mode`: uploaded into a private
-    /// temporary directory, checked, then installed in place.
-    pub async fn install(&self, path: &str, bytes: Vec<u8>, mode: u32) -> Result<(), Error> {
+    /// A directory only the login user can read, for uploads on their way
+    /// to a root-owned place (SFTP writes as the login user).
+    pub async fn private_tmp(&self) -> Result<String, Error> {
         let dir = self
             .remote
             .output("umask 077 && mktemp -d /tmp/clawbake.XXXXXXXX".into())
             .await?;
-        let dir = dir.trim().to_owned();
+        Ok(dir.trim().to_owned())
+    }
+
+    /// Write `bytes` to `path` as root with `mode`: uploaded into a private
+    /// temporary directory, checked, then installed in place.
+    pub async fn install(&self, path: &str, bytes: Vec<u8>, mode: u32) -> Result<(), Error> {
+        let dir = self.private_tmp().await?;
         let tmp = format!("{dir}/upload");
         let uploaded = self.remote.upload(tmp.clone(), bytes, 0o600).await;
         let installed = match uploaded {
@@ -366,13 +372,8 @@ pub async fn ship_images(
             .upload_file(dest.clone(), local.clone(), 0o600)
             .await?;
     } else {
-        // SFTP writes as the login user: into a private directory, then
-        // moved into place as root.
-        let dir = host
-            .remote
-            .output("umask 077 && mktemp -d /tmp/clawbake.XXXXXXXX".into())
-            .await?;
-        let dir = dir.trim().to_owned();
+        // Into a private directory, then moved into place as root.
+        let dir = host.private_tmp().await?;
         let tmp = format!("{dir}/{name}");
         host.remote
             .upload_file(tmp.clone(), local.clone(), 0o600)

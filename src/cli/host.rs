@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{Output, site_input};
+use super::{Output, runtime, site_input};
 use crate::error::{Error, code};
 use crate::pipeline::{self, Built};
 use crate::provision::{self, Access, Host, Log, Settings};
@@ -105,16 +105,6 @@ pub enum SecretsCommand {
         #[arg(long)]
         site: Option<PathBuf>,
     },
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "starting the async runtime".into(),
-            source,
-        })
 }
 
 fn built(site: Option<PathBuf>) -> Result<Built, Error> {

@@ -291,6 +291,8 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
     Ok((SiteInput::File(file), dir))
 }
 
+/// The runtime for the commands that fetch or talk to a host; the others
+/// never start one.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
