@@ -7,7 +7,7 @@ build:
 # Format, lint and test, as CI does (CI also installs the checkers first).
 test:
     cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
     cargo test
 
 # Re-record the golden bundles after an intended change; review the diff.
@@ -25,3 +25,9 @@ bench:
 # Upload throughput of 50 MiB over loopback to a test sshd, next to scp.
 bench-upload:
     cargo test --release --test ssh -- --ignored --nocapture upload_throughput
+
+# The VM tests (vm-tests/): each scenario in a fresh 4 vCPU / 8 GB QEMU VM.
+# `just vm-test cloud-init` runs one; CLAWBAKE_VM_KEEP=1 keeps a failed VM.
+vm-test *ARGS:
+    cargo build --release -p clawbake -p clawbake-vm-tests
+    target/release/vm-test {{ARGS}}
