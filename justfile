@@ -26,6 +26,10 @@ bench:
 bench-upload:
     cargo test --release --test ssh -- --ignored --nocapture upload_throughput
 
+# Time of a no-op provision (the host already runs the release) against a local sshd.
+bench-noop:
+    cargo test --release --test provision -- --ignored --nocapture no_op_provision_time
+
 # The VM tests (vm-tests/): each scenario in a fresh 4 vCPU / 8 GB QEMU VM.
 # `just vm-test cloud-init` runs one; CLAWBAKE_VM_KEEP=1 keeps a failed VM.
 vm-test *ARGS:

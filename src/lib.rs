@@ -14,6 +14,9 @@
 //! - [`plan`]: what a provision would do to a host, from manifests alone;
 //! - [`preflight`]: what the host is, checked against what the site needs;
 //! - [`transport`]: SSH to the host: connect, run, upload, host keys;
+//! - [`provision`]: deliver a release, run its steps, switch, roll back;
+//! - [`secrets`]: user secrets moved to the host, never printed;
+//! - [`verify`]: the guide's Step 10 as named pass/fail checks;
 //! - [`explain`]: where a merged value came from;
 //! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
 //! - [`ui`]: the only module that formats for the terminal.
@@ -31,6 +34,9 @@ pub mod model;
 pub mod pipeline;
 pub mod plan;
 pub mod preflight;
+pub mod provision;
 pub mod render;
+pub mod secrets;
 pub mod transport;
 pub mod ui;
+pub mod verify;

@@ -151,6 +151,46 @@ fn shellcheck_passes_every_script() {
     }
 }
 
+/// The shell that provision sends to the host as commands, not files:
+/// the lock-out guard, the release check and unpack, a step's wrapper.
+#[test]
+fn shellcheck_passes_the_commands_provision_sends() {
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    let built = common::build(&clawbake::config::SiteInput::Example);
+    let dir = tempfile::tempdir().unwrap();
+    let commands = [
+        ("guard-revert", clawbake::provision::GUARD_REVERT.to_owned()),
+        ("guard-arm", clawbake::provision::guard_arm_command(180)),
+        ("guard-disarm", clawbake::provision::GUARD_DISARM.to_owned()),
+        (
+            "prune",
+            clawbake::provision::prune_command("0123456789abcdef"),
+        ),
+        (
+            "step",
+            clawbake::provision::step_command("/opt/clawbake/releases/x", "10-base"),
+        ),
+        (
+            "release-check",
+            clawbake::provision::release_check_command(&built.bundle, "/opt/clawbake/releases/x"),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, command) in commands {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{command}\n")).unwrap();
+        files.push(path);
+    }
+    run_ok(
+        Command::new(&shellcheck)
+            .args(["--shell=sh", "--severity=style"])
+            .args(&files),
+        "shellcheck on provision's commands",
+    );
+}
+
 #[test]
 fn sshd_accepts_its_config() {
     let Some(sshd) = tool("sshd") else { return };

@@ -7,8 +7,10 @@ set -euo pipefail
 # OpenClaw's state: same path on the host as in the container, owned by the
 # image's user.
 install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} {{ state_dir }}
-ln -sfn "$RELEASE_DIR" /opt/clawbake/current.new
-mv -T /opt/clawbake/current.new /opt/clawbake/current
+switch_to() {
+  ln -sfn "$1" /opt/clawbake/current.new
+  mv -T /opt/clawbake/current.new /opt/clawbake/current
+}
 
 # Preloaded images: image-set archives put on the host before this step
 # (a provider image that ships them, or a copy over SSH) are loaded first,
@@ -28,11 +30,33 @@ for archive in /var/lib/clawbake/images/*.tar; do
 done
 shopt -u nullglob
 
-docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
-  --wait --wait-timeout {{ health_timeout }}
+# The compose file mounts its config through `current`, so the switch comes
+# first; if the new stack does not become healthy, the old one comes back.
+old=$(readlink /opt/clawbake/current || true)
+switch_to "$RELEASE_DIR"
+if ! docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
+  --wait --wait-timeout {{ health_timeout }}; then
+  if [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ]; then
+    echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2
+    switch_to "$old"
+    /usr/local/sbin/clawbake-env "$old"
+    docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans || true
+  fi
+  exit 1
+fi
 
+# What was applied and when; `previous` is what `clawbake rollback` returns to.
+id=$(basename "$RELEASE_DIR")
+state=/var/lib/clawbake/state.json
 install -d -m 0700 /var/lib/clawbake
-cat > /var/lib/clawbake/state.json.new <<STATE
-{"build_id": "$(basename "$RELEASE_DIR")", "applied_at": "$(date -u +%FT%TZ)"}
+previous=""
+if [ -f "$state" ]; then
+  previous=$(sed -n 's/.*"build_id": "\([0-9a-f]*\)".*/\1/p' "$state")
+  if [ "$previous" = "$id" ]; then
+    previous=$(sed -n 's/.*"previous": "\([0-9a-f]*\)".*/\1/p' "$state")
+  fi
+fi
+cat > "$state.new" <<STATE
+{"build_id": "$id", "applied_at": "$(date -u +%FT%TZ)", "previous": "$previous"}
 STATE
-mv /var/lib/clawbake/state.json.new /var/lib/clawbake/state.json
+mv "$state.new" "$state"

@@ -27,6 +27,8 @@ pub const STATE_DIR: &str = "/var/lib/openclaw";
 pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
 /// The image runs as `node`, uid and gid 1000.
 pub const UID: u32 = 1000;
+/// The gateway's container name; `verify` probes from its network.
+pub const CONTAINER: &str = "openclaw";
 
 /// The gateway's healthcheck. 2026.2.15 has no health endpoint (it came in
 /// 2026.3.1); the Control UI answers `GET /` without auth, so a status

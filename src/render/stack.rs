@@ -288,6 +288,24 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
 }
 
+/// Each Compose service the site runs, with its memory limit in MiB.
+pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
+    let s = &site.stack.services;
+    let mut out = vec![
+        ("docker-proxy", &s.socket_proxy),
+        ("openclaw", &s.gateway),
+        ("litellm", &s.litellm),
+        ("egress", &s.egress),
+    ];
+    match site.site.ingress {
+        Ingress::Caddy => out.push(("caddy", &s.caddy)),
+        Ingress::Tunnel => out.push(("cloudflared", &s.tunnel)),
+    }
+    out.into_iter()
+        .map(|(name, svc)| (name, u64::from(svc.memory_mib)))
+        .collect()
+}
+
 /// Squid on openclaw-net, as containers there reach it.
 pub fn proxy_url() -> String {
     format!("http://egress:{SQUID_PORT}")
@@ -356,7 +374,7 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
         "image": format!("clawbake/openclaw-gateway:{}", &hashes.gateway_image[..16]),
         "build": { "context": CURRENT, "dockerfile": "gateway.Dockerfile" },
         "pull_policy": "build",
-        "container_name": "openclaw",
+        "container_name": openclaw::CONTAINER,
         "environment": {
             "HOME": "/home/node",
             "OPENCLAW_STATE_DIR": openclaw::STATE_DIR,

@@ -2,3 +2,4 @@
 
 pub mod ssh;
 pub mod target;
+pub mod worker;

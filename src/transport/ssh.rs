@@ -76,8 +76,10 @@ impl SshError {
     /// not the one we know (or not known at all).
     pub fn code(&self) -> i32 {
         match self {
-            SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. } => 5,
-            _ => 4,
+            SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. } => {
+                crate::error::code::HOST_KEY
+            }
+            _ => crate::error::code::UNREACHABLE,
         }
     }
 
@@ -239,6 +241,14 @@ impl Connection {
 
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The fingerprint of the key the host presented, already checked.
+    pub fn host_key_fingerprint(&self) -> String {
+        self.session
+            .host_key()
+            .map(|(key, _)| fingerprint(key))
+            .unwrap_or_default()
     }
 
     /// Run a shell command; its output (stderr merged into stdout) goes to

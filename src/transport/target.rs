@@ -63,6 +63,24 @@ impl Target {
         })
     }
 
+    /// The host as it goes before `:port`: IPv6 addresses in brackets.
+    pub fn bracketed_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    /// The same host and user on another port.
+    #[must_use]
+    pub fn with_port(&self, port: u16) -> Target {
+        Target {
+            port,
+            ..self.clone()
+        }
+    }
+
     /// The host as `known_hosts` names it: `host`, or `[host]:port`.
     pub fn known_hosts_name(&self) -> String {
         if self.port == 22 {
@@ -75,11 +93,7 @@ impl Target {
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
-            write!(f, "{}@[{}]:{}", self.user, self.host, self.port)
-        } else {
-            write!(f, "{}@{}:{}", self.user, self.host, self.port)
-        }
+        write!(f, "{}@{}:{}", self.user, self.bracketed_host(), self.port)
     }
 }
 

@@ -93,3 +93,4 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+pub mod fakehost;

@@ -1,5 +1,7 @@
 //! The command line: what the user typed, parsed by clap, then dispatched.
 
+mod host;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +53,64 @@ pub enum Command {
         /// The site file; the built-in example site when omitted
         site: Option<PathBuf>,
     },
+    /// Deliver the bundle to a server over SSH: every step on a fresh
+    /// server, a new stack release when only stack files changed
+    #[command(
+        after_help = "Exit codes: 0 done or nothing to do, 3 the site is wrong, 4 unreachable or \
+        login refused, 5 host key unknown or changed, 6 a step failed, 7 rebuild required (host files \
+        changed), 8 the host drifted, 11 the host is not suitable, 12 verify failed.\n\
+        Example: clawbake provision --host root@203.0.113.7 mysite/site.toml"
+    )]
+    Provision {
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// Where to append everything the host prints [default: clawbake-HOST.log]
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Seconds after which the host undoes an SSH port or firewall change
+        /// unless a new connection on the new port proved it works
+        #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+        guard: u64,
+    },
+    /// Show what `provision` would do, without changing anything
+    #[command(
+        after_help = "Exits 7 when a rebuild is required and 8 when the host drifted, as \
+        provision would; 0 otherwise."
+    )]
+    Plan {
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+    },
+    /// Check the running server: containers, egress whitelist, auth, firewall, config
+    #[command(
+        after_help = "Exits 12 when any check fails; WARN lines (a secret not set yet) do not fail."
+    )]
+    Verify {
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// Print the checks as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Go back to the release before the current one (run again to return)
+    Rollback {
+        /// The site file; the built-in example site when omitted
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// Where to append everything the host prints [default: clawbake-HOST.log]
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+    },
+    /// Set, list or remove user secrets (provider API keys, bot tokens) on the server
+    #[command(subcommand)]
+    Secrets(host::SecretsCommand),
 }
 
 fn site_input(site: Option<PathBuf>) -> SiteInput {
@@ -69,6 +129,16 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             })
         }
         Command::Init { dir } => init(&dir),
+        Command::Provision {
+            site,
+            host,
+            log,
+            guard,
+        } => host::provision(site, &host, log, guard),
+        Command::Plan { site, host } => host::plan(site, &host),
+        Command::Verify { site, host, json } => host::verify(site, &host, json),
+        Command::Rollback { site, host, log } => host::rollback(site, &host, log),
+        Command::Secrets(command) => host::secrets(command),
         Command::Explain { key, site } => {
             let merged = pipeline::merge(&site_input(site))?;
             Ok(Output {

@@ -1,0 +1,371 @@
+//! The commands that talk to a server: `provision`, `plan`, `verify`,
+//! `rollback` and `secrets`. Each builds the site locally first, so a bad
+//! site fails before any connection, then runs on one SSH connection.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Read as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::{Output, site_input};
+use crate::error::{Error, code};
+use crate::pipeline::{self, Built};
+use crate::provision::{self, Access, Host, Log, Settings};
+use crate::transport::ssh::Options;
+use crate::transport::target::Target;
+use crate::{secrets, ui, verify};
+
+/// How to reach and trust the server.
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The server, as `[user@]host[:port]`: `root@203.0.113.7`, `admin@[2001:db8::7]:9922`
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    pub host: String,
+    /// The private key to log in with; the SSH agent's keys when omitted
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// The `known_hosts` file that the host key is checked against
+    #[arg(long, value_name = "FILE", default_value_os_t = default_known_hosts())]
+    pub known_hosts: PathBuf,
+    /// Trust a host key not yet in `known_hosts`, after checking it on the
+    /// provider's console, and record it there
+    #[arg(long, value_name = "SHA256:...")]
+    pub accept_host_key: Option<String>,
+    /// Seconds to wait for the connection and the SSH handshake
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub connect_timeout: u64,
+    /// Seconds a command on the host may go without output before the run
+    /// gives up on it
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub command_timeout: u64,
+}
+
+fn default_known_hosts() -> PathBuf {
+    std::env::var_os("HOME")
+        .map_or_else(|| PathBuf::from("."), PathBuf::from)
+        .join(".ssh/known_hosts")
+}
+
+impl HostArgs {
+    fn access(&self) -> Result<Access, Error> {
+        let target = Target::parse(&self.host).map_err(|why| Error::Message {
+            message: format!("`--host {}`: {why}", self.host),
+            help: Some("write it as `user@host`, `user@host:port` or `user@[ipv6]:port`".into()),
+        })?;
+        Ok(Access {
+            target,
+            options: Options {
+                identity: self.identity.clone(),
+                known_hosts: self.known_hosts.clone(),
+                accept_host_key: self.accept_host_key.clone(),
+                connect_timeout: Duration::from_secs(self.connect_timeout),
+                command_timeout: Duration::from_secs(self.command_timeout),
+            },
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Set a user secret from stdin (or `--from-env VAR`); services that
+    /// use it are recreated
+    #[command(
+        after_help = "Examples:\n  clawbake secrets set --host root@203.0.113.7 ANTHROPIC_API_KEY < key.txt\n  \
+        clawbake secrets set --host root@203.0.113.7 TELEGRAM_BOT_TOKEN --from-env TELEGRAM_BOT_TOKEN\n\
+        The value is never taken from the command line, never printed and never logged."
+    )]
+    Set {
+        /// The secret's name, as the site's lists give it (`clawbake secrets list`)
+        name: String,
+        /// Read the value from this environment variable instead of stdin
+        #[arg(long, value_name = "VAR")]
+        from_env: Option<String>,
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
+    /// List the site's user secrets and whether each is set (never values)
+    List {
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
+    /// Remove a user secret; services that used it are recreated
+    Rm {
+        name: String,
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            action: "starting the async runtime".into(),
+            source,
+        })
+}
+
+fn built(site: Option<PathBuf>) -> Result<Built, Error> {
+    pipeline::build(&site_input(site))
+}
+
+/// The log for a run against `target`, unless the user chose one.
+fn log_path(log: Option<PathBuf>, target: &Target) -> PathBuf {
+    log.unwrap_or_else(|| {
+        let host: String = target
+            .host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        PathBuf::from(format!("clawbake-{host}.log"))
+    })
+}
+
+pub fn provision(
+    site: Option<PathBuf>,
+    host: &HostArgs,
+    log: Option<PathBuf>,
+    guard: u64,
+) -> Result<Output, Error> {
+    let built = built(site)?;
+    let access = host.access()?;
+    let mut log = Log::open(log_path(log, &access.target))?;
+    let progress = ui::StepProgress::new();
+    let settings = Settings {
+        guard: Duration::from_secs(guard),
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(provision::provision(
+        &access,
+        &built.site,
+        &built.bundle,
+        &settings,
+        &progress,
+        &mut log,
+    ));
+    let (report, host) =
+        report.inspect_err(|e| log.line(&format!("failed: {}", e.render(false).trim())))?;
+    let mut stdout = ui::provision_summary(&report, &access.target.to_string(), &log.path);
+    if report.target != access.target {
+        let _ = writeln!(
+            stdout,
+            "  ssh:     now on port {}: use `--host {}` from here on",
+            report.target.port, report.target
+        );
+    }
+    if report.decision != crate::plan::Decision::NoChange {
+        // On the run's own connection: after a first provision, the one
+        // on the site's SSH port that the lock-out guard confirmed.
+        progress_phase(&progress, "verifying");
+        let checks = rt.block_on(verify::run(&host, &built.site, &built.bundle))?;
+        drop(progress);
+        stdout.push_str(&ui::checks(&checks));
+        if verify::failed(&checks) > 0 {
+            print!("{stdout}");
+            return Err(verify_failed(&checks));
+        }
+    }
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+fn progress_phase(progress: &ui::StepProgress, what: &str) {
+    use crate::provision::Progress as _;
+    progress.phase(what);
+}
+
+fn verify_failed(checks: &[verify::Check]) -> Error {
+    Error::Host {
+        code: code::VERIFY_FAILED,
+        message: format!(
+            "{} of {} checks failed",
+            verify::failed(checks),
+            checks.len()
+        ),
+        detail: String::new(),
+        help: Some(
+            "the failing checks are listed above; `clawbake verify --host ...` runs them again"
+                .into(),
+        ),
+    }
+}
+
+pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
+    let built = built(site)?;
+    let access = host.access()?;
+    let ssh_port = built.site.firewall.ssh_port.0;
+    let decision = runtime()?.block_on(async {
+        let host = Host::connect(&access, ssh_port).await?;
+        provision::plan(&host, &built.bundle).await
+    })?;
+    let release = crate::render::release_name(&built.bundle.manifest.build_id);
+    let stdout = ui::plan_summary(&decision, &access.target.to_string(), release);
+    // The same refusals as provision, with the same exit codes, so a
+    // script can ask `plan` first.
+    if let Some(e) = provision::refusal(&decision) {
+        print!("{stdout}");
+        return Err(e);
+    }
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
+    let built = built(site)?;
+    let access = host.access()?;
+    let ssh_port = built.site.firewall.ssh_port.0;
+    let checks = runtime()?.block_on(async {
+        let host = Host::connect(&access, ssh_port).await?;
+        verify::run(&host, &built.site, &built.bundle).await
+    })?;
+    let stdout = if json {
+        let mut s = serde_json::to_string_pretty(&checks).expect("checks serialize");
+        s.push('\n');
+        s
+    } else {
+        ui::checks(&checks)
+    };
+    if verify::failed(&checks) > 0 {
+        print!("{stdout}");
+        return Err(verify_failed(&checks));
+    }
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+pub fn rollback(
+    site: Option<PathBuf>,
+    host: &HostArgs,
+    log: Option<PathBuf>,
+) -> Result<Output, Error> {
+    let built = built(site)?;
+    let access = host.access()?;
+    let mut log = Log::open(log_path(log, &access.target))?;
+    let progress = ui::StepProgress::new();
+    let report = runtime()?
+        .block_on(provision::rollback(
+            &access,
+            &built.site,
+            &progress,
+            &mut log,
+        ))
+        .inspect_err(|e| log.line(&format!("rollback failed: {}", e.render(false).trim())))?;
+    drop(progress);
+    Ok(Output {
+        stdout: format!(
+            "{} rolled back to {} ({:.1}s)\n",
+            access.target,
+            report.release.unwrap_or_default(),
+            report.elapsed.as_secs_f64()
+        ),
+        stderr: String::new(),
+    })
+}
+
+/// A secret's value from the environment or stdin; never from argv.
+fn read_value(from_env: Option<&str>) -> Result<secrets::Value, Error> {
+    if let Some(var) = from_env {
+        let raw = std::env::var(var).map_err(|_| Error::Message {
+            message: format!("the environment variable `{var}` is not set"),
+            help: Some(format!(
+                "export {var}=... first, or pipe the value in on stdin"
+            )),
+        })?;
+        return secrets::Value::new(raw, &format!("`{var}`"));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(Error::Message {
+            message: "the value is read from stdin, and stdin is a terminal (it would be echoed)"
+                .into(),
+            help: Some("pipe it in: `... NAME < file`, or use `--from-env VAR`".into()),
+        });
+    }
+    let mut raw = String::new();
+    stdin
+        .lock()
+        .read_to_string(&mut raw)
+        .map_err(|source| Error::Io {
+            action: "reading the value from stdin".into(),
+            source,
+        })?;
+    secrets::Value::new(raw, "stdin")
+}
+
+pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
+    match command {
+        SecretsCommand::Set {
+            name,
+            from_env,
+            host,
+            site,
+        } => {
+            let built = built(site)?;
+            secrets::check_name(&name, &secrets::users(&built.bundle))?;
+            let value = read_value(from_env.as_deref())?;
+            let access = host.access()?;
+            runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                secrets::set(&host, &name, value).await
+            })?;
+            Ok(Output {
+                stdout: format!("{name} set on {}\n", access.target),
+                stderr: String::new(),
+            })
+        }
+        SecretsCommand::Rm { name, host, site } => {
+            let built = built(site)?;
+            secrets::check_name(&name, &secrets::users(&built.bundle))?;
+            let access = host.access()?;
+            let removed = runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                secrets::remove(&host, &name).await
+            })?;
+            if !removed {
+                return Err(secrets::not_found(&name));
+            }
+            Ok(Output {
+                stdout: format!("{name} removed from {}\n", access.target),
+                stderr: String::new(),
+            })
+        }
+        SecretsCommand::List { host, site } => {
+            let built = built(site)?;
+            let users = secrets::users(&built.bundle);
+            let access = host.access()?;
+            let names: Vec<&str> = users.keys().map(String::as_str).collect();
+            let set = runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                secrets::which_set(&host, &names).await
+            })?;
+            Ok(Output {
+                stdout: ui::secrets_list(&users, &set),
+                stderr: String::new(),
+            })
+        }
+    }
+}

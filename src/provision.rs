@@ -1,0 +1,819 @@
+//! Provision: deliver a built bundle to a host over SSH and apply it, under
+//! the release model of DESIGN.md. Plan first (from the host's manifest and
+//! the new one), then act: upload the release, run its steps one at a time,
+//! guard against locking ourselves out, switch and start the stack, verify.
+//!
+//! Nothing here prints; progress goes to a [`Progress`] and every byte the
+//! host sends back goes to the run's [`Log`].
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::bundle::{Bundle, Manifest, Scope};
+use crate::error::{Error, code};
+use crate::plan::{self, Decision, HostState};
+use crate::preflight::{self, Facts};
+use crate::render::RELEASES;
+use crate::transport::ssh::{Options, SshError, shell_quote};
+use crate::transport::target::Target;
+use crate::transport::worker::Remote;
+
+/// The release `current` points to, and what the host applied last.
+pub const CURRENT: &str = "/opt/clawbake/current";
+pub const STATE: &str = "/var/lib/clawbake/state.json";
+/// How many releases to keep on the host, the current one included.
+pub const KEEP_RELEASES: usize = 5;
+/// Steps that make up a stack release; all others touch the host.
+const STACK_STEPS: &[&str] = &["90-stack"];
+/// The steps that can cut off SSH: after them, a fresh connection must work.
+const GUARDED_STEPS: &[&str] = &["40-ssh", "50-firewall"];
+
+/// What a run reports as it goes. The terminal UI implements it; tests may
+/// record it.
+pub trait Progress: Send + Sync {
+    /// A phase with no steps: connecting, preflight, uploading.
+    fn phase(&self, what: &str);
+    fn step_started(&self, index: usize, total: usize, name: &str);
+    fn step_finished(&self, name: &str, elapsed: Duration, exit_code: i32);
+    /// A line worth the user's attention, such as the lock-out guard.
+    fn note(&self, line: &str);
+}
+
+/// The local log of a run: every command sent and every byte returned.
+pub struct Log {
+    file: Option<File>,
+    pub path: PathBuf,
+}
+
+impl Log {
+    pub fn open(path: PathBuf) -> Result<Log, Error> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                action: format!("opening the log {}", path.display()),
+                source,
+            })?;
+        Ok(Log {
+            file: Some(file),
+            path,
+        })
+    }
+
+    /// A log that keeps nothing, for commands that change nothing.
+    pub fn none() -> Log {
+        Log {
+            file: None,
+            path: PathBuf::new(),
+        }
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) {
+        if let Some(f) = &mut self.file {
+            // A full disk must not stop a provision half-way; the terminal
+            // still shows the failing step's output.
+            let _ = f.write_all(bytes);
+        }
+    }
+
+    pub fn line(&mut self, line: &str) {
+        self.write(format!("clawbake: {line}\n").as_bytes());
+    }
+}
+
+/// How to reach the host.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub target: Target,
+    pub options: Options,
+}
+
+/// A connection plus what every command on it needs: `sudo` or not.
+pub struct Host {
+    pub remote: Remote,
+    pub access: Access,
+    pub facts: Facts,
+}
+
+impl Host {
+    pub async fn connect(access: &Access, ssh_port: u16) -> Result<Host, Error> {
+        let remote = Remote::open(&access.target, &access.options)
+            .await
+            .map_err(|e| hint_port(e, &access.target, ssh_port))?;
+        let facts = remote.call(Facts::gather).await.map_err(Error::Ssh)?;
+        Ok(Host {
+            remote,
+            access: access.clone(),
+            facts,
+        })
+    }
+
+    /// `command` as root: through `sudo -n` when the user is not root.
+    pub fn as_root(&self, command: &str) -> String {
+        if self.facts.root {
+            command.to_owned()
+        } else {
+            format!("sudo -n sh -c {}", shell_quote(command))
+        }
+    }
+
+    pub async fn root_output(&self, command: &str) -> Result<String, Error> {
+        self.remote
+            .output(self.as_root(command))
+            .await
+            .map_err(Error::Ssh)
+    }
+
+    /// Write `bytes` to `path` as root with `mode`: uploaded into a private
+    /// temporary directory, checked, then installed in place.
+    pub async fn install(&self, path: &str, bytes: Vec<u8>, mode: u32) -> Result<(), Error> {
+        let dir = self
+            .remote
+            .output("umask 077 && mktemp -d /tmp/clawbake.XXXXXXXX".into())
+            .await?;
+        let dir = dir.trim().to_owned();
+        let tmp = format!("{dir}/upload");
+        let uploaded = self.remote.upload(tmp.clone(), bytes, 0o600).await;
+        let installed = match uploaded {
+            Ok(()) => {
+                self.root_output(&format!(
+                    "install -D -m {mode:o} -o root -g root {} {}",
+                    shell_quote(&tmp),
+                    shell_quote(path)
+                ))
+                .await
+            }
+            Err(e) => Err(Error::Ssh(e)),
+        };
+        let _ = self
+            .remote
+            .output(format!("rm -rf -- {}", shell_quote(&dir)))
+            .await;
+        installed.map(drop)
+    }
+}
+
+/// When the host is not answering on the port given but the site moves
+/// sshd elsewhere, say which port to try.
+fn hint_port(e: SshError, target: &Target, ssh_port: u16) -> Error {
+    match &e {
+        SshError::Unreachable { .. } | SshError::Timeout { .. } if target.port != ssh_port => {
+            Error::Host {
+                code: e.code(),
+                message: e.to_string(),
+                detail: String::new(),
+                help: Some(format!(
+                    "a provisioned host listens for SSH on port {ssh_port}: `--host {}@{}:{ssh_port}`",
+                    target.user,
+                    target.bracketed_host()
+                )),
+            }
+        }
+        _ => Error::Ssh(e),
+    }
+}
+
+/// The host's side of the plan: the current release's manifest and what
+/// each of its files hashes to on the host now.
+pub async fn host_state(host: &Host) -> Result<HostState, Error> {
+    let text = host
+        .root_output(&format!(
+            "if [ -f {CURRENT}/manifest.json ]; then cat {CURRENT}/manifest.json; fi"
+        ))
+        .await?;
+    if text.trim().is_empty() {
+        return Ok(HostState::default());
+    }
+    let current: Manifest = serde_json::from_str(&text).map_err(|e| Error::Host {
+        code: code::DRIFT,
+        message: format!("the host's {CURRENT}/manifest.json is not a clawbake manifest: {e}"),
+        detail: String::new(),
+        help: Some("the host was changed by hand; provision a fresh server".into()),
+    })?;
+    let paths: Vec<String> = current.files.iter().map(|f| on_host(&f.path)).collect();
+    let quoted: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
+    // Missing files make sha256sum exit 1; the ones it could read are
+    // still printed, and a missing one is drift like any other.
+    let sums = host
+        .root_output(&format!(
+            "sha256sum -- {} 2>/dev/null; true",
+            quoted.join(" ")
+        ))
+        .await?;
+    let by_path: BTreeMap<&str, &str> = sums
+        .lines()
+        .filter_map(|l| l.split_once("  "))
+        .map(|(sum, path)| (path, sum))
+        .collect();
+    let observed = current
+        .files
+        .iter()
+        .zip(&paths)
+        .filter_map(|(f, p)| {
+            by_path
+                .get(p.as_str())
+                .map(|s| (f.path.clone(), (*s).to_owned()))
+        })
+        .collect();
+    Ok(HostState {
+        current: Some(current),
+        observed,
+    })
+}
+
+/// Where a release file lives on the host: host files at their installed
+/// path, everything else in the current release.
+pub fn on_host(path: &str) -> String {
+    match path.strip_prefix("host/") {
+        Some(rest) => format!("/{rest}"),
+        None => format!("{CURRENT}/{path}"),
+    }
+}
+
+/// The release tree and its manifest as one gzipped tar, for one upload.
+pub fn release_archive(bundle: &Bundle) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let manifest = bundle.manifest.to_json().into_bytes();
+    let files = bundle
+        .tree
+        .files()
+        .map(|(p, f)| (p.to_owned(), f.mode, f.content.clone()))
+        .chain(std::iter::once((
+            "manifest.json".to_owned(),
+            0o644,
+            manifest,
+        )));
+    for (path, mode, content) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(content.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        tar.append_data(&mut h, &path, content.as_slice())
+            .expect("writing to memory");
+    }
+    tar.into_inner()
+        .and_then(flate2::write::GzEncoder::finish)
+        .expect("writing to memory")
+}
+
+pub fn release_dir(manifest: &Manifest) -> String {
+    format!(
+        "{RELEASES}/{}",
+        crate::render::release_name(&manifest.build_id)
+    )
+}
+
+/// Check every file of a release directory against the manifest; quiet
+/// but for the files that differ.
+pub fn release_check_command(bundle: &Bundle, dir: &str) -> String {
+    let manifest_sum = crate::bundle::sha256_hex(bundle.manifest.to_json().as_bytes());
+    let sums: Vec<String> = bundle
+        .manifest
+        .files
+        .iter()
+        .map(|f| (f.sha256.as_str(), f.path.as_str()))
+        .chain(std::iter::once((manifest_sum.as_str(), "manifest.json")))
+        .map(|(sum, path)| shell_quote(&format!("{sum}  {path}")))
+        .collect();
+    format!(
+        "cd {dir} && printf '%s\\n' {} | sha256sum --check --quiet --strict -",
+        sums.join(" ")
+    )
+}
+
+/// Put the release on the host: one archive, unpacked beside its final
+/// place, every file checked against the manifest, then renamed in. A
+/// release already there is checked and kept.
+pub async fn upload_release(host: &Host, bundle: &Bundle, log: &mut Log) -> Result<String, Error> {
+    let dir = release_dir(&bundle.manifest);
+    let check = |d: &str| release_check_command(bundle, d);
+    let existing = host
+        .root_output(&format!(
+            "if [ -d {dir} ]; then ( {} ) >/dev/null 2>&1 && echo ok || echo bad; fi",
+            check(&dir)
+        ))
+        .await?;
+    match existing.trim() {
+        "ok" => {
+            log.line(&format!("release {dir} is already on the host and intact"));
+            return Ok(dir);
+        }
+        "bad" => {
+            log.line(&format!(
+                "release {dir} on the host is damaged; replacing it"
+            ));
+        }
+        _ => {}
+    }
+    let archive = release_archive(bundle);
+    let tmp = format!("{dir}.upload.tar.gz");
+    log.line(&format!("uploading {} bytes to {tmp}", archive.len()));
+    host.root_output(&format!("install -d -m 0755 {RELEASES}"))
+        .await?;
+    host.install(&tmp, archive, 0o600).await?;
+    let unpack = format!(
+        "rm -rf {dir}.new && install -d -m 0755 {dir}.new && tar -xzf {tmp} -C {dir}.new && rm -f {tmp} && \
+         ( {} ) && rm -rf {dir} && mv {dir}.new {dir}",
+        check(&format!("{dir}.new"))
+    );
+    host.root_output(&unpack).await?;
+    Ok(dir)
+}
+
+/// A step's failure: its name, code and last lines.
+fn step_failed(name: &str, exit: i32, tail: &[String], log: &Log) -> Error {
+    Error::Host {
+        code: code::STEP_FAILED,
+        message: format!("step `{name}` failed on the host with exit code {exit}"),
+        detail: tail.join("\n"),
+        help: Some(format!(
+            "the whole output is in {}; fix the cause and run the same command again: steps are safe to re-run",
+            log.path.display()
+        )),
+    }
+}
+
+/// The last lines of a step's output, for the error.
+#[derive(Default)]
+struct Tail {
+    partial: Vec<u8>,
+    lines: std::collections::VecDeque<String>,
+}
+
+impl Tail {
+    const KEEP: usize = 15;
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            self.lines
+                .push_back(String::from_utf8_lossy(&line).trim_end().to_owned());
+            if self.lines.len() > Self::KEEP {
+                self.lines.pop_front();
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if !self.partial.is_empty() {
+            self.lines
+                .push_back(String::from_utf8_lossy(&self.partial).trim_end().to_owned());
+        }
+        self.lines.into_iter().collect()
+    }
+}
+
+/// A step as the host runs it: output to its own apply log as well, and
+/// the step's exit code as the last line (the pipe would hide it).
+pub fn step_command(dir: &str, name: &str) -> String {
+    format!(
+        "install -d -m 0700 /var/log/clawbake && \
+         {{ RELEASE_DIR={dir} {dir}/steps/{name}.sh 2>&1; echo \"clawbake-exit=$?\"; }} | tee -a /var/log/clawbake/apply.log"
+    )
+}
+
+/// Run one step of the release in `dir`, streaming its output to the log
+/// and to the host's own apply log. Ctrl-C stops waiting and says where
+/// the host was left.
+pub async fn run_step(
+    host: &Host,
+    dir: &str,
+    name: &str,
+    log: &mut Log,
+) -> Result<(i32, Duration, Vec<String>), Error> {
+    let command = step_command(dir, name);
+    log.line(&format!("step {name}: start"));
+    let started = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let run = host.remote.stream(host.as_root(&command), tx);
+    tokio::pin!(run);
+    let mut tail = Tail::default();
+    let result = loop {
+        tokio::select! {
+            chunk = rx.recv() => match chunk {
+                Some(bytes) => { log.write(&bytes); tail.push(&bytes); }
+                None => break (&mut run).await,
+            },
+            r = &mut run => {
+                while let Ok(bytes) = rx.try_recv() { log.write(&bytes); tail.push(&bytes); }
+                break r;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                log.line(&format!("step {name}: interrupted by Ctrl-C"));
+                return Err(Error::Host {
+                    code: code::STEP_FAILED,
+                    message: format!("interrupted during step `{name}`"),
+                    detail: String::new(),
+                    help: Some("the step may still be running on the host; run the same command again once it is done: steps are safe to re-run".into()),
+                });
+            }
+        }
+    };
+    result.map_err(Error::Ssh)?;
+    let mut lines = tail.finish();
+    // The step's own status, printed last by the wrapper above.
+    let exit = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("clawbake-exit="))
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(-1);
+    lines.retain(|l| !l.starts_with("clawbake-exit="));
+    let elapsed = started.elapsed();
+    log.line(&format!(
+        "step {name}: exit {exit} after {:.1}s",
+        elapsed.as_secs_f64()
+    ));
+    Ok((exit, elapsed, lines))
+}
+
+/// What a provision did.
+#[derive(Debug)]
+pub struct Report {
+    pub decision: Decision,
+    pub release: Option<String>,
+    pub steps: Vec<(String, Duration)>,
+    pub elapsed: Duration,
+    /// How the host is reached now: on the site's SSH port after a first
+    /// provision.
+    pub target: Target,
+}
+
+/// Refuse a decision that provision must not act on.
+pub fn refusal(decision: &Decision) -> Option<Error> {
+    match decision {
+        Decision::RebuildRequired { changes } => Some(Error::Host {
+            code: code::REBUILD_REQUIRED,
+            message: "rebuild required: this change touches the host itself, not just the stack"
+                .into(),
+            detail: changes
+                .iter()
+                .map(|c| format!("{:<8} {:<5} {}", format!("{:?}", c.kind).to_lowercase(), scope_name(c.scope), c.path))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            help: Some(
+                "create a fresh server from the new `dist/user-data` (or provision a fresh one), move the data over with `clawbake-backup`, then retire this one"
+                    .into(),
+            ),
+        }),
+        Decision::Drift { drift } => Some(Error::Host {
+            code: code::DRIFT,
+            message: "the host has drifted: files no longer match the release they came from"
+                .into(),
+            detail: drift
+                .iter()
+                .map(|d| match &d.observed {
+                    Some(_) => format!("changed  {}", on_host(&d.path)),
+                    None => format!("missing  {}", on_host(&d.path)),
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            help: Some(
+                "someone edited the server; put the change in the site file and rebuild the server instead of editing it"
+                    .into(),
+            ),
+        }),
+        _ => None,
+    }
+}
+
+pub fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Host => "host",
+        Scope::Stack => "stack",
+    }
+}
+
+/// Turn preflight problems into the refusal.
+pub fn preflight_error(host: &Host, site: &crate::model::Site) -> Option<Error> {
+    let problems = preflight::check(&host.facts, site);
+    if problems.is_empty() {
+        return None;
+    }
+    Some(Error::Host {
+        code: code::HOST_UNSUITABLE,
+        message: format!(
+            "{} is not ready for clawbake: nothing was changed",
+            host.access.target
+        ),
+        detail: problems
+            .iter()
+            .map(|p| format!("{}\n  help: {}", p.what, p.help))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        help: None,
+    })
+}
+
+/// Arm a timer on the host that undoes the SSH port and firewall changes
+/// unless it is disarmed in time, so a mistake cannot lock us out.
+pub fn guard_arm_command(seconds: u64) -> String {
+    format!(
+        "systemctl stop clawbake-guard.timer clawbake-guard.service >/dev/null 2>&1 || true; \
+         systemctl reset-failed clawbake-guard.timer clawbake-guard.service >/dev/null 2>&1 || true; \
+         systemd-run --quiet --unit=clawbake-guard --on-active={seconds}s --timer-property=AccuracySec=1s \
+         /bin/sh -c {}",
+        shell_quote(GUARD_REVERT)
+    )
+}
+
+/// What the guard runs: back to sshd's stock port and no firewall, so the
+/// port SSH came in on works again. A re-run of provision redoes it all.
+pub const GUARD_REVERT: &str = "logger -t clawbake 'lock-out guard: reverting sshd and ufw'; \
+rm -f /etc/ssh/sshd_config.d/10-clawbake.conf /etc/systemd/system/ssh.socket.d/10-clawbake.conf; \
+systemctl daemon-reload; \
+if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; else systemctl restart ssh.service; fi; \
+ufw --force disable";
+
+pub const GUARD_DISARM: &str = "systemctl stop clawbake-guard.timer";
+
+/// Whether this run would move sshd or turn the firewall on.
+pub async fn needs_guard(host: &Host, ssh_port: u16) -> Result<bool, Error> {
+    if host.access.target.port != ssh_port {
+        return Ok(true);
+    }
+    let ufw = host
+        .root_output("ufw status 2>/dev/null | head -n1 || true")
+        .await?;
+    Ok(!ufw.contains("Status: active"))
+}
+
+/// Every step of a release, in order, from its manifest.
+pub fn steps_of(manifest: &Manifest) -> Vec<String> {
+    let mut steps: Vec<String> = manifest
+        .files
+        .iter()
+        .filter_map(|f| f.path.strip_prefix("steps/"))
+        .filter_map(|p| p.strip_suffix(".sh"))
+        .map(str::to_owned)
+        .collect();
+    steps.sort();
+    steps
+}
+
+pub fn is_stack_step(name: &str) -> bool {
+    STACK_STEPS.contains(&name)
+}
+
+pub fn is_guarded_step(name: &str) -> bool {
+    GUARDED_STEPS.contains(&name)
+}
+
+/// Releases to delete: all but the newest `KEEP_RELEASES` and the current.
+pub fn prune_command(current: &str) -> String {
+    format!(
+        "find {RELEASES} -mindepth 1 -maxdepth 1 -type d ! -name '*.new' ! -name {} -printf '%T@ %p\\n' \
+         | sort -rn | tail -n +{KEEP_RELEASES} | cut -d' ' -f2- | while IFS= read -r r; do rm -rf -- \"$r\"; done",
+        shell_quote(current),
+    )
+}
+
+/// A report with only the decision, for runs that stop before acting.
+pub fn decided(decision: Decision, started: Instant, target: &Target) -> Report {
+    Report {
+        decision,
+        release: None,
+        steps: Vec::new(),
+        elapsed: started.elapsed(),
+        target: target.clone(),
+    }
+}
+
+/// `plan::decide`, from the host.
+pub async fn plan(host: &Host, bundle: &Bundle) -> Result<Decision, Error> {
+    let state = host_state(host).await?;
+    Ok(plan::decide(&bundle.manifest, &state))
+}
+
+/// Settings of a provision run beyond the host and the bundle.
+pub struct Settings {
+    /// How long the lock-out guard waits before it reverts.
+    pub guard: Duration,
+}
+
+/// Provision `bundle` onto the host: the whole release model in one call.
+/// Returns the connection too, for the verify that follows.
+pub async fn provision(
+    access: &Access,
+    site: &crate::model::Site,
+    bundle: &Bundle,
+    settings: &Settings,
+    progress: &dyn Progress,
+    log: &mut Log,
+) -> Result<(Report, Host), Error> {
+    let started = Instant::now();
+    let ssh_port = site.firewall.ssh_port.0;
+    progress.phase(&format!("connecting to {}", access.target));
+    log.line(&format!(
+        "provision of build {} to {} at {}",
+        bundle.manifest.build_id,
+        access.target,
+        crate::ui::now_utc()
+    ));
+    let mut host = Host::connect(access, ssh_port).await?;
+    progress.phase("checking the host");
+    if let Some(e) = preflight_error(&host, site) {
+        return Err(e);
+    }
+    let decision = plan(&host, bundle).await?;
+    log.line(&format!("decision: {decision:?}"));
+    if let Some(e) = refusal(&decision) {
+        return Err(e);
+    }
+    if decision == Decision::NoChange {
+        return Ok((decided(decision, started, &access.target), host));
+    }
+    let first = decision == Decision::FirstProvision;
+
+    progress.phase("uploading the release");
+    let dir = upload_release(&host, bundle, log).await?;
+    let steps: Vec<String> = steps_of(&bundle.manifest)
+        .into_iter()
+        .filter(|s| first || is_stack_step(s))
+        .collect();
+    let guard = first && needs_guard(&host, ssh_port).await?;
+    let mut done = Vec::new();
+    let mut armed = false;
+    for (i, name) in steps.iter().enumerate() {
+        if guard && !armed && is_guarded_step(name) {
+            host.root_output(&guard_arm_command(settings.guard.as_secs()))
+                .await?;
+            armed = true;
+            let line = format!(
+                "lock-out guard armed: the host undoes the SSH port and firewall changes in {}s unless a new connection on port {ssh_port} works",
+                settings.guard.as_secs()
+            );
+            log.line(&line);
+            progress.note(&line);
+        }
+        progress.step_started(i + 1, steps.len(), name);
+        let (exit, elapsed, tail) = run_step(&host, &dir, name, log).await?;
+        progress.step_finished(name, elapsed, exit);
+        if exit != 0 {
+            let mut e = step_failed(name, exit, &tail, log);
+            if armed && let Error::Host { help, .. } = &mut e {
+                *help = Some(format!(
+                    "{} The lock-out guard reverts the SSH port and firewall within {}s.",
+                    help.take().unwrap_or_default(),
+                    settings.guard.as_secs()
+                ));
+            }
+            return Err(e);
+        }
+        done.push((name.clone(), elapsed));
+        let last_guarded = steps[i + 1..].iter().all(|s| !is_guarded_step(s));
+        if armed && last_guarded {
+            host = confirm_access(host, ssh_port, settings, progress, log).await?;
+            armed = false;
+        }
+    }
+    progress.phase("pruning old releases");
+    host.root_output(&prune_command(crate::render::release_name(
+        &bundle.manifest.build_id,
+    )))
+    .await?;
+    let report = Report {
+        decision,
+        release: Some(dir),
+        steps: done,
+        elapsed: started.elapsed(),
+        target: host.access.target.clone(),
+    };
+    Ok((report, host))
+}
+
+/// After the guarded steps: a fresh connection on the new port proves we
+/// can still get in; then the guard is disarmed and the run goes on over
+/// the new connection. If it fails, the guard reverts on its own.
+async fn confirm_access(
+    old: Host,
+    ssh_port: u16,
+    settings: &Settings,
+    progress: &dyn Progress,
+    log: &mut Log,
+) -> Result<Host, Error> {
+    progress.phase(&format!("confirming SSH on port {ssh_port}"));
+    let fingerprint = old
+        .remote
+        .call(|c| Ok(c.host_key_fingerprint()))
+        .await
+        .map_err(Error::Ssh)?;
+    let mut access = old.access.clone();
+    access.target = access.target.with_port(ssh_port);
+    // The same server on a new port: trust the key it just showed us.
+    access.options.accept_host_key = Some(fingerprint);
+    match Host::connect(&access, ssh_port).await {
+        Ok(new) => {
+            new.root_output(GUARD_DISARM).await?;
+            let line = format!("lock-out guard disarmed: SSH works on port {ssh_port}");
+            log.line(&line);
+            progress.note(&line);
+            Ok(new)
+        }
+        Err(e) => {
+            log.line(&format!(
+                "a new connection on port {ssh_port} failed: {}",
+                e.render(false).trim()
+            ));
+            Err(Error::Host {
+                code: code::STEP_FAILED,
+                message: format!(
+                    "after the SSH and firewall steps, a new connection to {} failed",
+                    access.target
+                ),
+                detail: e.render(false).trim_end().to_owned(),
+                help: Some(format!(
+                    "the host undoes those changes within {}s (the lock-out guard); then fix `firewall.admin_cidrs` or the port and run the same command again on the old port",
+                    settings.guard.as_secs()
+                )),
+            })
+        }
+    }
+}
+
+/// Go back to the release before the current one. Refused when the two
+/// differ in host files, as any host change is.
+pub async fn rollback(
+    access: &Access,
+    site: &crate::model::Site,
+    progress: &dyn Progress,
+    log: &mut Log,
+) -> Result<Report, Error> {
+    let started = Instant::now();
+    let ssh_port = site.firewall.ssh_port.0;
+    progress.phase(&format!("connecting to {}", access.target));
+    let host = Host::connect(access, ssh_port).await?;
+    let state = host_state(&host).await?;
+    let Some(current) = state.current.clone() else {
+        return Err(nothing_to_roll_back("the host has no clawbake release"));
+    };
+    if let Some(e) = refusal(&plan::decide(&current, &state)) {
+        return Err(e);
+    }
+    let text = host
+        .root_output(&format!("cat {STATE} 2>/dev/null || true"))
+        .await?;
+    let previous = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["previous"].as_str().map(str::to_owned))
+        .filter(|p| !p.is_empty());
+    let Some(previous) = previous else {
+        return Err(nothing_to_roll_back(
+            "the host has applied only one release",
+        ));
+    };
+    let dir = format!("{RELEASES}/{}", crate::render::release_name(&previous));
+    let text = host
+        .root_output(&format!("cat {dir}/manifest.json 2>/dev/null || true"))
+        .await?;
+    let Ok(old) = serde_json::from_str::<Manifest>(&text) else {
+        return Err(nothing_to_roll_back(&format!(
+            "the previous release {dir} is gone from the host"
+        )));
+    };
+    let decision = plan::decide(
+        &old,
+        &HostState {
+            observed: state.observed.clone(),
+            current: Some(current),
+        },
+    );
+    if let Some(e) = refusal(&decision) {
+        return Err(e);
+    }
+    let mut steps = Vec::new();
+    for name in steps_of(&old).iter().filter(|s| is_stack_step(s)) {
+        progress.step_started(1, 1, name);
+        let (exit, elapsed, tail) = run_step(&host, &dir, name, log).await?;
+        progress.step_finished(name, elapsed, exit);
+        if exit != 0 {
+            return Err(step_failed(name, exit, &tail, log));
+        }
+        steps.push((name.clone(), elapsed));
+    }
+    Ok(Report {
+        decision,
+        release: Some(dir),
+        steps,
+        elapsed: started.elapsed(),
+        target: access.target.clone(),
+    })
+}
+
+fn nothing_to_roll_back(why: &str) -> Error {
+    Error::Host {
+        code: code::FAILED,
+        message: format!("nothing to roll back to: {why}"),
+        detail: String::new(),
+        help: None,
+    }
+}

@@ -1,0 +1,166 @@
+//! Secrets: the values a site needs but must never carry. Internal ones
+//! (gateway token, LiteLLM master key, backup key) are generated on the host
+//! by a step; user ones (provider API keys, the Telegram token) arrive here,
+//! read from stdin or an environment variable, and travel over SFTP into
+//! 0600 files under `/opt/clawbake/secrets`. Services see them through env
+//! files that `clawbake-env` writes from those, per the release's lists.
+
+use std::collections::BTreeMap;
+
+use crate::bundle::Bundle;
+use crate::error::{Error, code};
+use crate::provision::{CURRENT, Host};
+use crate::transport::ssh::shell_quote;
+
+pub const DIR: &str = "/opt/clawbake/secrets";
+
+/// Generated on the host by `60-secrets`; never set by hand.
+pub const INTERNAL: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "LITELLM_MASTER_KEY", "BACKUP_KEY"];
+
+/// A secret's value: kept out of `Debug` so it cannot reach a log by
+/// accident.
+pub struct Value(String);
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Value(<redacted>)")
+    }
+}
+
+impl Value {
+    /// Check a value read from stdin or the environment. One trailing
+    /// newline (from `echo` or an editor) is dropped.
+    pub fn new(mut raw: String, from: &str) -> Result<Value, Error> {
+        if raw.ends_with('\n') {
+            raw.pop();
+            if raw.ends_with('\r') {
+                raw.pop();
+            }
+        }
+        let bad = |what: &str| Error::Message {
+            message: format!("the value from {from} {what}"),
+            help: Some("give the value alone, on one line".into()),
+        };
+        if raw.is_empty() {
+            return Err(bad("is empty"));
+        }
+        if raw.contains(['\n', '\r', '\0']) {
+            return Err(bad("has more than one line"));
+        }
+        Ok(Value(raw))
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        self.0.into_bytes()
+    }
+}
+
+/// Which services see which user secrets, from the bundle's env lists.
+pub fn users(bundle: &Bundle) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, file) in bundle.tree.files() {
+        let Some(service) = path
+            .strip_prefix("stack/env/")
+            .and_then(|p| p.strip_suffix(".list"))
+        else {
+            continue;
+        };
+        for name in String::from_utf8_lossy(&file.content).lines() {
+            if !name.is_empty() && !INTERNAL.contains(&name) {
+                out.entry(name.to_owned())
+                    .or_default()
+                    .push(service.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Refuse a name the site does not use, or one the host generates.
+pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(), Error> {
+    if INTERNAL.contains(&name) {
+        return Err(Error::Message {
+            message: format!("`{name}` is generated on the host and cannot be set"),
+            help: Some(if name == "OPENCLAW_GATEWAY_TOKEN" {
+                "to replace it, run `clawbake-rotate-token` on the host".into()
+            } else {
+                "it is created on first provision and kept across releases".into()
+            }),
+        });
+    }
+    if known.contains_key(name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = known.keys().map(String::as_str).collect();
+    let closest = crate::config::validate::did_you_mean(name, &names);
+    Err(Error::Message {
+        message: format!("the site uses no secret named `{name}`"),
+        help: Some(match closest {
+            Some(k) => format!("did you mean `{k}`?"),
+            None if names.is_empty() => "this site needs no user secrets".into(),
+            None => format!("the site's secrets are: {}", names.join(", ")),
+        }),
+    })
+}
+
+/// After a secret changes: rewrite the env files and let Compose recreate
+/// the services whose environment changed. Nothing to do before the first
+/// provision.
+fn apply_command() -> String {
+    format!(
+        "if [ -e {CURRENT}/stack/compose.yaml ]; then /usr/local/sbin/clawbake-env {CURRENT} && \
+         docker compose -f {CURRENT}/stack/compose.yaml up -d --wait --quiet-pull 2>&1; fi"
+    )
+}
+
+pub async fn set(host: &Host, name: &str, value: Value) -> Result<(), Error> {
+    host.root_output(&format!("install -d -m 0700 {DIR}"))
+        .await?;
+    host.install(&format!("{DIR}/{name}"), value.into_bytes(), 0o600)
+        .await?;
+    host.root_output(&apply_command()).await.map(drop)
+}
+
+pub async fn remove(host: &Host, name: &str) -> Result<bool, Error> {
+    let path = shell_quote(&format!("{DIR}/{name}"));
+    let out = host
+        .root_output(&format!(
+            "if [ -e {path} ]; then rm -f -- {path} && echo removed; fi"
+        ))
+        .await?;
+    if out.trim() != "removed" {
+        return Ok(false);
+    }
+    host.root_output(&apply_command()).await?;
+    Ok(true)
+}
+
+/// Which of `names` are set on the host (a file that is not empty).
+pub async fn which_set(host: &Host, names: &[&str]) -> Result<Vec<String>, Error> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tests: Vec<String> = names
+        .iter()
+        .map(|n| format!("[ -s {DIR}/{n} ] && echo {n}"))
+        .collect();
+    let out = host
+        .root_output(&format!("{{ {}; }} || true", tests.join("; ")))
+        .await?;
+    Ok(out.lines().map(str::to_owned).collect())
+}
+
+/// A missing secret is worth a warning, not a failure: the stack runs and
+/// the feature that needs it does not.
+pub fn missing_help(name: &str, target: &str) -> String {
+    format!("clawbake secrets set --host {target} {name} < file-with-the-value")
+}
+
+pub fn not_found(name: &str) -> Error {
+    Error::Host {
+        code: code::FAILED,
+        message: format!("`{name}` is not set on the host"),
+        detail: String::new(),
+        help: None,
+    }
+}

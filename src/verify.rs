@@ -1,0 +1,361 @@
+//! Verify: the guide's Step 10 as named checks, each pass, warn or fail,
+//! run on the host over one connection and compared with what the site
+//! builds. A warning (a user secret not set yet) does not fail the run.
+
+use serde::Serialize;
+
+use crate::bundle::Bundle;
+use crate::error::Error;
+use crate::model::Site;
+use crate::plan::{self, Decision};
+use crate::provision::{self, Host};
+use crate::render;
+use crate::secrets;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub status: Status,
+    pub detail: String,
+}
+
+fn check(name: &str, ok: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.to_owned(),
+        status: if ok { Status::Pass } else { Status::Fail },
+        detail: detail.into(),
+    }
+}
+
+/// A domain no site allows, for the egress check.
+fn denied_domain(site: &Site) -> &'static str {
+    let allowed = render::stack::egress_domains(site);
+    ["example.com", "example.org", "example.net"]
+        .into_iter()
+        .find(|d| !allowed.iter().any(|a| a.trim_start_matches('.') == *d))
+        .unwrap_or("clawbake-verify.invalid")
+}
+
+/// Run a probe inside the gateway's network namespace, with the helper
+/// image (it has busybox `wget`); prints the probe's output and exit code.
+fn in_gateway_netns(image: &str, script: &str) -> String {
+    format!(
+        "docker run --rm --network container:{} --entrypoint /bin/sh {image} -c {} 2>&1; echo \"exit=$?\"",
+        render::openclaw::CONTAINER,
+        crate::transport::ssh::shell_quote(script)
+    )
+}
+
+pub async fn run(host: &Host, site: &Site, bundle: &Bundle) -> Result<Vec<Check>, Error> {
+    let mut out = Vec::new();
+    release(host, bundle, &mut out).await?;
+    containers(host, site, &mut out).await?;
+    probes(host, site, bundle, &mut out).await?;
+    firewall(host, site, &mut out).await?;
+    config(host, site, bundle, &mut out).await?;
+    user_secrets(host, bundle, &mut out).await?;
+    Ok(out)
+}
+
+/// The release the host runs, and whether its files are still its own.
+async fn release(host: &Host, bundle: &Bundle, out: &mut Vec<Check>) -> Result<(), Error> {
+    let state = provision::host_state(host).await?;
+    let release = match &state.current {
+        None => check("release", false, "no clawbake release on the host"),
+        Some(m) => check(
+            "release",
+            m.build_id == bundle.manifest.build_id,
+            if m.build_id == bundle.manifest.build_id {
+                format!("runs {}", render::release_name(&m.build_id))
+            } else {
+                format!(
+                    "runs {}, the site builds {}",
+                    render::release_name(&m.build_id),
+                    render::release_name(&bundle.manifest.build_id)
+                )
+            },
+        ),
+    };
+    out.push(release);
+    if let Some(current) = &state.current {
+        let drift = match plan::decide(current, &state) {
+            Decision::Drift { drift } => drift
+                .iter()
+                .map(|d| provision::on_host(&d.path))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        out.push(check(
+            "files match the release",
+            drift.is_empty(),
+            if drift.is_empty() {
+                format!("{} files", current.files.len())
+            } else {
+                format!("changed or missing: {drift}")
+            },
+        ));
+    }
+
+    Ok(())
+}
+
+/// Containers: running and healthy, with their memory limits.
+async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
+    let project = site.site.name.as_str();
+    let ps = host
+        .root_output(&format!(
+            "docker ps -a --filter label=com.docker.compose.project={project} \
+             --format '{{{{.Label \"com.docker.compose.service\"}}}} {{{{.State}}}} {{{{.Status}}}}' 2>&1 || true"
+        ))
+        .await?;
+    let services = render::stack::service_limits(site);
+    let mut unhealthy = Vec::new();
+    for (service, _) in &services {
+        let line = ps
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(service));
+        match line {
+            Some(l)
+                if l.contains(" running ")
+                    && !l.contains("unhealthy")
+                    && !l.contains("health: starting") => {}
+            Some(l) => unhealthy.push(l.to_owned()),
+            None => unhealthy.push(format!("{service} missing")),
+        }
+    }
+    out.push(check(
+        "containers healthy",
+        unhealthy.is_empty(),
+        if unhealthy.is_empty() {
+            format!("{} services", services.len())
+        } else {
+            unhealthy.join("; ")
+        },
+    ));
+    let inspect = host
+        .root_output(&format!(
+            "docker ps -q --filter label=com.docker.compose.project={project} | xargs -r docker inspect \
+             --format '{{{{index .Config.Labels \"com.docker.compose.service\"}}}} {{{{.HostConfig.Memory}}}}' 2>&1 || true"
+        ))
+        .await?;
+    let mut wrong = Vec::new();
+    for (service, mib) in &services {
+        let want = mib * 1024 * 1024;
+        let got = inspect
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{service} ")))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if got != Some(want) {
+            wrong.push(format!(
+                "{service}: {} (want {mib} MiB)",
+                got.map_or("none".into(), |g| format!("{} MiB", g / 1024 / 1024))
+            ));
+        }
+    }
+    out.push(check(
+        "memory limits",
+        wrong.is_empty(),
+        if wrong.is_empty() {
+            "as the site sets them".to_owned()
+        } else {
+            wrong.join("; ")
+        },
+    ));
+
+    Ok(())
+}
+
+/// Egress and auth, probed from inside the gateway's network.
+async fn probes(
+    host: &Host,
+    site: &Site,
+    bundle: &Bundle,
+    out: &mut Vec<Check>,
+) -> Result<(), Error> {
+    let image = bundle
+        .manifest
+        .images
+        .iter()
+        .find(|i| i.service == "backup")
+        .map(|i| match &i.digest {
+            Some(d) => format!("{}@{d}", i.image),
+            None => i.image.clone(),
+        })
+        .unwrap_or_default();
+    let domain = denied_domain(site);
+    let probe = host
+        .root_output(&in_gateway_netns(
+            &image,
+            &format!(
+                "http_proxy={} wget -q -T 10 -O /dev/null http://{domain}/",
+                render::stack::proxy_url()
+            ),
+        ))
+        .await?;
+    out.push(check(
+        &format!("egress proxy refuses {domain}"),
+        probe.contains("403"),
+        first_line(&probe),
+    ));
+    let direct = host
+        .root_output(&in_gateway_netns(
+            &image,
+            "wget -q -T 5 -O /dev/null http://1.1.1.1/",
+        ))
+        .await?;
+    out.push(check(
+        "gateway has no direct route out",
+        !direct.contains("exit=0"),
+        first_line(&direct),
+    ));
+    let auth = host
+        .root_output(&in_gateway_netns(
+            &image,
+            &format!(
+                "wget -q -T 10 -O /dev/null --post-data '{{}}' http://127.0.0.1:{}/tools/invoke",
+                site.openclaw.port
+            ),
+        ))
+        .await?;
+    out.push(check(
+        "gateway refuses unauthenticated requests",
+        auth.contains("401"),
+        first_line(&auth),
+    ));
+
+    Ok(())
+}
+
+async fn firewall(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
+    let ssh_port = site.firewall.ssh_port.0;
+    let ufw = host.root_output("ufw status verbose 2>&1 || true").await?;
+    let ufw_ok = ufw.contains("Status: active")
+        && ufw.contains("deny (incoming)")
+        && ufw
+            .lines()
+            .any(|l| l.starts_with(&format!("{ssh_port}/tcp")));
+    out.push(check(
+        "ufw",
+        ufw_ok,
+        if ufw_ok {
+            format!("active, default deny, SSH on {ssh_port} from the admin addresses")
+        } else {
+            ufw.lines().take(3).collect::<Vec<_>>().join("; ")
+        },
+    ));
+    let rules = host
+        .root_output("iptables -S DOCKER-USER 2>&1; iptables -S CLAWBAKE-INGRESS 2>&1; true")
+        .await?;
+    let docker_user = rules.contains("-A DOCKER-USER")
+        && rules.contains("-j CLAWBAKE-INGRESS")
+        && rules.contains("-A CLAWBAKE-INGRESS -j DROP");
+    out.push(check(
+        "DOCKER-USER allows only Cloudflare",
+        docker_user,
+        if docker_user {
+            format!(
+                "{} Cloudflare ranges",
+                rules.lines().filter(|l| l.ends_with("-j RETURN")).count() / 2
+            )
+        } else {
+            "the CLAWBAKE-INGRESS jump or its final DROP is missing".to_owned()
+        },
+    ));
+
+    Ok(())
+}
+
+/// Spot checks of the configuration the host runs with.
+async fn config(
+    host: &Host,
+    site: &Site,
+    bundle: &Bundle,
+    out: &mut Vec<Check>,
+) -> Result<(), Error> {
+    let ssh_port = site.firewall.ssh_port.0;
+    let sshd = host.root_output("sshd -T 2>&1 || true").await?;
+    let sshd_ok = sshd.lines().any(|l| l == format!("port {ssh_port}"))
+        && sshd.lines().any(|l| l == "passwordauthentication no");
+    out.push(check(
+        "sshd",
+        sshd_ok,
+        if sshd_ok {
+            format!("port {ssh_port}, keys only")
+        } else {
+            "not on the site's port, or passwords allowed".to_owned()
+        },
+    ));
+    let sysctl_file = bundle
+        .tree
+        .get("host/etc/sysctl.d/99-clawbake.conf")
+        .map(|f| String::from_utf8_lossy(&f.content).into_owned())
+        .unwrap_or_default();
+    let wanted: Vec<(&str, &str)> = sysctl_file
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let keys: Vec<&str> = wanted.iter().map(|(k, _)| *k).collect();
+    let got = host
+        .root_output(&format!("sysctl {} 2>&1 || true", keys.join(" ")))
+        .await?;
+    let off: Vec<String> = wanted
+        .iter()
+        .filter(|(k, v)| !got.lines().any(|l| l == format!("{k} = {v}")))
+        .map(|(k, v)| format!("{k} != {v}"))
+        .collect();
+    out.push(check(
+        "sysctl",
+        off.is_empty(),
+        if off.is_empty() {
+            format!("{} values", wanted.len())
+        } else {
+            off.join("; ")
+        },
+    ));
+
+    Ok(())
+}
+
+/// User secrets: missing ones are warnings.
+async fn user_secrets(host: &Host, bundle: &Bundle, out: &mut Vec<Check>) -> Result<(), Error> {
+    let target = host.access.target.to_string();
+    let users = secrets::users(bundle);
+    let names: Vec<&str> = users.keys().map(String::as_str).collect();
+    let set = secrets::which_set(host, &names).await?;
+    for name in names {
+        let is_set = set.iter().any(|s| s == name);
+        out.push(Check {
+            name: format!("secret {name}"),
+            status: if is_set { Status::Pass } else { Status::Warn },
+            detail: if is_set {
+                format!("set, for {}", users[name].join(", "))
+            } else {
+                format!("not set: {}", secrets::missing_help(name, &target))
+            },
+        });
+    }
+    Ok(())
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("exit="))
+        .unwrap_or("")
+        .trim()
+        .to_owned()
+}
+
+pub fn failed(checks: &[Check]) -> usize {
+    checks.iter().filter(|c| c.status == Status::Fail).count()
+}
