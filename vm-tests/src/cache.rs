@@ -112,3 +112,41 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_changes_with_any_input_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.sh");
+        fs::write(&a, "one").unwrap();
+        let key = || Key::default().file(&a).unwrap().text("x").hex();
+        let first = key();
+        assert_eq!(first, key());
+        fs::write(&a, "two").unwrap();
+        assert_ne!(first, key());
+    }
+
+    #[test]
+    fn an_entry_is_built_once_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache {
+            dir: dir.path().to_owned(),
+        };
+        let key = Key::default().text("k").hex();
+        let (path, built) = cache
+            .entry("thing", &key, |d| {
+                fs::write(d.join("f"), "1").context("writing")
+            })
+            .unwrap();
+        assert!(built);
+        assert_eq!(fs::read_to_string(path.join("f")).unwrap(), "1");
+        let (again, built) = cache
+            .entry("thing", &key, |_| panic!("must not rebuild"))
+            .unwrap();
+        assert!(!built);
+        assert_eq!(path, again);
+    }
+}

@@ -181,6 +181,7 @@ fn run_scenario(scenario: &Scenario, ctx: &Context, keep: bool) -> Result<(bool,
             seed: &prepared.seed,
             admin_port: prepared.admin_port,
             key: &prepared.key,
+            same_admin_port: prepared.same_admin_port,
             extra_disks: Vec::new(),
         },
     )?;

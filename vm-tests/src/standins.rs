@@ -108,7 +108,19 @@ pub fn images() -> Vec<(&'static str, RuntimeConfig)> {
             "clawbake-test/docker-cli:1",
             plain(&["/usr/local/bin/docker", "version"]),
         ),
-        ("clawbake-test/helper:1", plain(&["/bin/sh"])),
+        (
+            // The backup helper (alpine): busybox's wget comes first, as
+            // `clawbake verify` reads its messages.
+            "clawbake-test/helper:1",
+            RuntimeConfig {
+                cmd: strings(&["/bin/sh"]),
+                env: vec![format!(
+                    "PATH=/opt/busybox:{}",
+                    path.trim_start_matches("PATH=")
+                )],
+                ..RuntimeConfig::default()
+            },
+        ),
     ]
 }
 
@@ -146,4 +158,27 @@ pub fn archive(cache: &Cache, repo: &Path) -> Result<PathBuf> {
         say!("stand-in images: cached ({})", dir.display());
     }
     Ok(dir.join("standins.tar"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every image the test layer names is one the archive holds.
+    #[test]
+    fn the_test_layer_names_only_stand_ins_that_exist() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let layer = std::fs::read_to_string(repo.join("vm-tests/layers/standins.toml")).unwrap();
+        let tags: Vec<&str> = images().iter().map(|(t, _)| *t).collect();
+        let named: Vec<&str> = layer
+            .lines()
+            .filter_map(|l| l.split_once(" = "))
+            .filter(|(k, _)| k.ends_with("image"))
+            .map(|(_, v)| v.trim_matches('"'))
+            .collect();
+        assert_eq!(named.len(), 7, "{named:?}");
+        for image in named {
+            assert!(tags.contains(&image), "{image} has no stand-in");
+        }
+    }
 }

@@ -64,6 +64,7 @@ pub fn provider_image(cache: &Cache, preload: &Path) -> Result<Base> {
                 seed: &seed,
                 admin_port: 22,
                 key: &key,
+                same_admin_port: false,
                 extra_disks: vec![("standins", preload)],
             },
         )?;

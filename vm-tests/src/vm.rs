@@ -61,6 +61,9 @@ pub struct Spec<'a> {
     pub admin_port: u16,
     /// The private key the seed authorizes.
     pub key: &'a Path,
+    /// Forward the admin port from the same port on 127.0.0.1, for
+    /// `clawbake provision`, which reconnects on the site's port itself.
+    pub same_admin_port: bool,
     /// Extra raw disks (virtio, read-only), by serial.
     pub extra_disks: Vec<(&'a str, &'a Path)>,
 }
@@ -95,7 +98,7 @@ impl Vm {
             bail!("qemu-img could not create an overlay on {}", disk.display());
         }
         let ssh_port = free_port()?;
-        let admin_port = free_port()?;
+        let admin_port = admin_host_port(spec)?;
         let serial = dir.join("serial.log");
         let qmp = dir.join("qmp.sock");
         let mut cmd = Command::new("qemu-system-x86_64");
@@ -167,6 +170,18 @@ impl Vm {
             started,
             keep: false,
         })
+    }
+
+    /// The host key's fingerprint, once a login has seen it.
+    pub fn host_key(&self) -> Option<String> {
+        self.host_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn known_hosts(&self) -> &Path {
+        &self.known_hosts
     }
 
     /// Leave this VM running when it is dropped (`CLAWBAKE_VM_KEEP=1` after a
@@ -342,6 +357,22 @@ fn powerdown(qmp: &Path) -> std::io::Result<()> {
     line.clear();
     reader.read_line(&mut line)?;
     Ok(())
+}
+
+/// Where the guest's admin port is forwarded from: the same port for
+/// `clawbake provision`, which reconnects on the site's port; any free one
+/// otherwise.
+fn admin_host_port(spec: &Spec) -> Result<u16> {
+    if !spec.same_admin_port {
+        return free_port();
+    }
+    if TcpListener::bind(("127.0.0.1", spec.admin_port)).is_err() {
+        bail!(
+            "port {} on 127.0.0.1 is taken; this scenario forwards the guest's admin port from the same port",
+            spec.admin_port
+        );
+    }
+    Ok(spec.admin_port)
 }
 
 /// A port on 127.0.0.1 that nothing listens on now. A VM still shutting

@@ -45,6 +45,8 @@ fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
         key,
         admin_port: admin_port(&dist)?,
         dist,
+        site: site_file,
+        same_admin_port: false,
     })
 }
 
@@ -120,7 +122,7 @@ fn run(
 }
 
 /// Poll until every container reports healthy.
-fn wait_healthy(conn: &Connection, limit: Duration) -> Result<String> {
+pub fn wait_healthy(conn: &Connection, limit: Duration) -> Result<String> {
     let deadline = Instant::now() + limit;
     let cmd = format!(
         "docker inspect --format '{{{{.Name}}}} {{{{.State.Health.Status}}}}' {}",
@@ -148,7 +150,7 @@ fn expect(conn: &Connection, cmd: &str) -> Result<String> {
     conn.output(cmd).map_err(|e| Error(e.to_string()))
 }
 
-fn host_checks(vm: &Vm, conn: &Connection, prep: &Prepared, checks: &mut Checks) {
+pub fn host_checks(vm: &Vm, conn: &Connection, prep: &Prepared, checks: &mut Checks) {
     let port = prep.admin_port;
     checks.check(&format!("sshd listens on {port} and not on 22"), || {
         let listening = expect(conn, "ss -Hltn")?;
@@ -196,7 +198,7 @@ fn host_checks(vm: &Vm, conn: &Connection, prep: &Prepared, checks: &mut Checks)
     });
 }
 
-fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
+pub fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
     checks.check("sysctl values are the release's", || {
         let file = fs::read_to_string(prep.dist.join("release/host/etc/sysctl.d/99-clawbake.conf"))
             .context("reading the release's sysctl file")?;
@@ -248,7 +250,10 @@ fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
             .find_map(|l| l.strip_prefix("/swapfile"))
             .and_then(|v| v.trim().parse::<u64>().ok());
         match size {
-            Some(b) if b == mib * 1024 * 1024 => Ok(format!("/swapfile, {mib} MiB")),
+            // swapon counts the file less its one-page header.
+            Some(b) if b <= mib << 20 && b + (64 << 10) >= mib << 20 => {
+                Ok(format!("/swapfile, {mib} MiB"))
+            }
             _ => bail!("swapon shows:\n{s}"),
         }
     });
@@ -257,9 +262,11 @@ fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
         || {
             let user = expect(conn, "iptables -S DOCKER-USER")?;
             let chain = expect(conn, "iptables -S CLAWBAKE-INGRESS")?;
-            let jump = user
-                .lines()
-                .any(|l| l.contains("--ctstate NEW,DNAT -j CLAWBAKE-INGRESS"));
+            let jump = user.lines().any(|l| {
+                l.contains("--ctstate NEW ")
+                    && l.contains("--ctstate DNAT ")
+                    && l.ends_with("-j CLAWBAKE-INGRESS")
+            });
             let ports = ["80", "443"]
                 .iter()
                 .all(|p| chain.contains(&format!("--ctorigdstport {p} -j RETURN")));
@@ -274,7 +281,7 @@ fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
     checks.check("no secret in /var/lib/cloud/instance/user-data.txt", || {
         let out = expect(
             conn,
-            "n=0; for f in /opt/clawbake/secrets/*; do [ -s \"$f\" ] || continue; n=$((n+1)); \
+            "n=0; for f in /opt/clawbake/secrets/*; do [ -f \"$f\" ] && [ -s \"$f\" ] || continue; n=$((n+1)); \
              if grep -qF -- \"$(cat \"$f\")\" /var/lib/cloud/instance/user-data.txt; then echo \"LEAK $f\"; fi; done; echo \"checked $n\"",
         )?;
         if out.contains("LEAK") || out.contains("checked 0") {
@@ -295,7 +302,7 @@ fn probe(conn: &Connection, env: &[(&str, &str)]) -> Result<String> {
     Ok(expect(conn, &cmd)?.trim().to_owned())
 }
 
-fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
+pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
     conn.output("install -d -m 0700 /root/clawbake-vm-test")
         .context("creating the probe's directory")?;
     conn.upload(
@@ -383,7 +390,7 @@ fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
     Ok(())
 }
 
-fn service_checks(conn: &Connection, checks: &mut Checks) {
+pub fn service_checks(conn: &Connection, checks: &mut Checks) {
     checks.check("the gateway's token auth: 401 without, 200 with", || {
         let url = "http://127.0.0.1:18789/api/status";
         let without = probe(conn, &[("PROBE", "http"), ("URL", url)])?;

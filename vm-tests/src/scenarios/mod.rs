@@ -13,6 +13,8 @@ use crate::report::{Checks, Timings};
 use crate::vm::Vm;
 
 pub mod cloud_init;
+pub mod provision;
+pub mod rebuild;
 
 /// What a scenario's VM boots with.
 pub struct Prepared {
@@ -20,8 +22,12 @@ pub struct Prepared {
     pub key: PathBuf,
     /// The admin SSH port the hardened guest will listen on.
     pub admin_port: u16,
-    /// Anything the run needs from preparation (a dist/ directory, ...).
+    /// The site's dist/ directory, as `clawbake build` wrote it.
     pub dist: PathBuf,
+    /// The site file.
+    pub site: PathBuf,
+    /// Whether the guest's admin port is forwarded from the same port.
+    pub same_admin_port: bool,
 }
 
 pub struct Scenario {
@@ -32,5 +38,9 @@ pub struct Scenario {
 }
 
 pub fn all() -> Vec<Scenario> {
-    vec![cloud_init::scenario()]
+    vec![
+        cloud_init::scenario(),
+        provision::scenario(),
+        rebuild::scenario(),
+    ]
 }
