@@ -7,7 +7,7 @@ build:
 # Format, lint and test, as CI does (CI also installs the checkers first).
 test:
     cargo fmt --all -- --check
-    cargo clippy --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
     cargo test
 
 # Re-record the golden bundles after an intended change; review the diff.
@@ -33,3 +33,9 @@ bench-noop:
 # `images save` of a 100 MB image from a loopback registry, next to curl of the same blobs.
 bench-images:
     cargo test --release --test pin -- --ignored --nocapture images_save_throughput
+
+# The VM tests (vm-tests/): each scenario in a fresh 4 vCPU / 8 GB QEMU VM.
+# `just vm-test cloud-init` runs one; CLAWBAKE_VM_KEEP=1 keeps a failed VM.
+vm-test *ARGS:
+    cargo build --release -p clawbake -p clawbake-vm-tests
+    target/release/vm-test {{ARGS}}

@@ -174,6 +174,8 @@ pub struct Stack {
     pub sandbox: SandboxLimits,
     /// How long provisioning waits for every service to report healthy.
     pub health_timeout_secs: u32,
+    /// How long one healthcheck command may take before it counts as failed.
+    pub healthcheck_timeout_secs: u32,
 }
 
 /// Fixed subnets, so that Squid's `localnet` ACL and OpenClaw's trusted
@@ -184,6 +186,7 @@ pub struct Networks {
     pub internal: Cidr,
     pub proxy: Cidr,
     pub egress: Cidr,
+    pub edge: Cidr,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -39,9 +39,13 @@ apt_get update
 extra=()
 has() { apt-cache show "$1" >/dev/null 2>&1; }
 if has docker-cli; then extra+=(docker-cli); fi
+# BuildKit's client, which Compose uses to build the gateway image.
+if has docker-buildx; then extra+=(docker-buildx); fi
 if has docker-compose-v2; then
   extra+=(docker-compose-v2)
-elif has docker-compose && apt-cache show docker-compose | grep -q '^Version: 2\.'; then
+# (grep reads all of apt-cache's output: `grep -q` would stop early, and
+# under pipefail apt-cache's SIGPIPE would fail the test.)
+elif has docker-compose && apt-cache show docker-compose | grep '^Version: 2\.' >/dev/null; then
   extra+=(docker-compose)
 else
   echo "clawbake: this distribution offers no Compose v2 package; use docker = \"docker-ce\"" >&2

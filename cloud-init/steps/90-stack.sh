@@ -12,6 +12,24 @@ switch_to() {
   mv -T /opt/clawbake/current.new /opt/clawbake/current
 }
 
+# Preloaded images: image-set archives put on the host before this step
+# (a provider image that ships them, or a copy over SSH) are loaded first,
+# so Compose finds them locally and never asks a registry for them. An
+# archive whose images are all present already is skipped.
+shopt -s nullglob
+for archive in /var/lib/clawbake/images/*.tar; do
+  tags=$(tar -xOf "$archive" manifest.json | jq -r '.[].RepoTags[]?')
+  missing=0
+  for tag in $tags; do
+    docker image inspect "$tag" >/dev/null 2>&1 || missing=1
+  done
+  if [ "$missing" = 1 ]; then
+    echo "clawbake: loading images from $archive"
+    docker load --quiet --input "$archive"
+  fi
+done
+shopt -u nullglob
+
 # The compose file mounts its config through `current`, so the switch comes
 # first; if the new stack does not become healthy, the old one comes back.
 old=$(readlink /opt/clawbake/current || true)

@@ -301,6 +301,7 @@ impl Checks<'_> {
             ("stack.networks.internal", n.internal.0),
             ("stack.networks.proxy", n.proxy.0),
             ("stack.networks.egress", n.egress.0),
+            ("stack.networks.edge", n.edge.0),
         ];
         let docker0: IpNet = "172.17.0.0/16".parse().expect("constant CIDR");
         for (i, (key, net)) in nets.iter().enumerate() {

@@ -225,11 +225,11 @@ fn limits(svc: &Service) -> Value {
     json!({ "resources": resources })
 }
 
-fn healthcheck<S: serde::Serialize>(test: &[S]) -> Value {
+fn healthcheck<S: serde::Serialize>(site: &Site, test: &[S]) -> Value {
     json!({
         "test": test,
         "interval": "30s",
-        "timeout": "10s",
+        "timeout": format!("{}s", site.stack.healthcheck_timeout_secs),
         "retries": 3,
         "start_period": "60s",
         "start_interval": "5s",
@@ -274,8 +274,13 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
         "services": services,
         "networks": {
             "openclaw-net": net(n.internal.to_string(), true),
-            "proxy-net": net(n.proxy.to_string(), false),
+            // Internal too: the gateway has a leg here, and a network
+            // with a route out would give it a default route around Squid.
+            "proxy-net": net(n.proxy.to_string(), true),
             "egress-net": net(n.egress.to_string(), false),
+            // The ingress's way in (published ports) and out (ACME,
+            // Cloudflare's edge); no other service joins it.
+            "edge-net": net(n.edge.to_string(), false),
         },
         "volumes": volumes,
     });
@@ -344,7 +349,7 @@ fn socket_proxy(site: &Site, images: &Images) -> Value {
         },
         "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro"],
         "networks": ["openclaw-net"],
-        "healthcheck": healthcheck(&["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
+        "healthcheck": healthcheck(site, &["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
         "deploy": limits(&site.stack.services.socket_proxy),
         "restart": "unless-stopped",
     })
@@ -398,7 +403,7 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
             "litellm": { "condition": "service_healthy" },
         },
         "labels": { "clawbake.config": hashes.openclaw },
-        "healthcheck": healthcheck(&openclaw::healthcheck(site.openclaw.port.0)),
+        "healthcheck": healthcheck(site, &openclaw::healthcheck(site.openclaw.port.0)),
         "cap_drop": ["ALL"],
         "deploy": limits(&site.stack.services.gateway),
         "restart": "unless-stopped",
@@ -420,7 +425,7 @@ fn litellm(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "networks": ["openclaw-net"],
         "depends_on": { "egress": { "condition": "service_healthy" } },
         "labels": { "clawbake.config": hashes.litellm },
-        "healthcheck": healthcheck(&["CMD-SHELL", &format!(
+        "healthcheck": healthcheck(site, &["CMD-SHELL", &format!(
             "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{LITELLM_PORT}/health/liveliness', timeout=5)\" || exit 1"
         )]),
         "cap_drop": ["ALL"],
@@ -436,7 +441,7 @@ fn egress(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "volumes": [format!("{CURRENT}/squid.conf:/etc/squid/squid.conf:ro")],
         "networks": ["openclaw-net", "egress-net"],
         "labels": { "clawbake.config": hashes.squid },
-        "healthcheck": healthcheck(&["CMD", "squid", "-k", "check"]),
+        "healthcheck": healthcheck(site, &["CMD", "squid", "-k", "check"]),
         "deploy": limits(&site.stack.services.egress),
         "restart": "unless-stopped",
     })
@@ -458,10 +463,10 @@ fn caddy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
             "caddy-data:/data",
             "caddy-config:/config",
         ],
-        "networks": ["proxy-net"],
+        "networks": ["proxy-net", "edge-net"],
         "depends_on": { "openclaw": { "condition": "service_started" } },
         "labels": { "clawbake.config": hashes.caddy },
-        "healthcheck": healthcheck(&["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
+        "healthcheck": healthcheck(site, &["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
         "cap_drop": ["ALL"],
         "cap_add": ["NET_BIND_SERVICE"],
         "deploy": limits(&site.stack.services.caddy),
@@ -476,9 +481,9 @@ fn cloudflared(site: &Site, images: &Images) -> Value {
         // The image's entrypoint is `cloudflared --no-autoupdate`.
         "command": ["tunnel", "--metrics", "127.0.0.1:20241", "run"],
         "env_file": [format!("{ENV_DIR}/cloudflared.env")],
-        "networks": ["proxy-net"],
+        "networks": ["proxy-net", "edge-net"],
         "depends_on": { "openclaw": { "condition": "service_started" } },
-        "healthcheck": healthcheck(&["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "ready"]),
+        "healthcheck": healthcheck(site, &["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "ready"]),
         "cap_drop": ["ALL"],
         "deploy": limits(&site.stack.services.tunnel),
         "restart": "unless-stopped",

@@ -1,0 +1,244 @@
+//! `vm-test`: prove clawbake's build and delivery on a local QEMU VM of
+//! the size clawbake targets (4 vCPU, 8 GiB, 4 GiB swap).
+//!
+//! ```text
+//! vm-test                     every scenario, each in a fresh VM
+//! vm-test cloud-init          one scenario
+//! CLAWBAKE_VM_KEEP=1 vm-test  keep a failed VM and print how to SSH in
+//! ```
+//!
+//! Environment: `CLAWBAKE_VM_CACHE` (base images and stand-in archives),
+//! `CLAWBAKE_VM_BASE=offline|ubuntu`, `CLAWBAKE_UBUNTU_IMAGE_SHA256`,
+//! `CLAWBAKE_VM_ACCEL=kvm|tcg`, `CLAWBAKE_BIN` (the clawbake under test).
+
+mod accel;
+mod base;
+mod cache;
+mod context;
+mod error;
+mod report;
+mod scenarios;
+mod seed;
+mod site;
+mod standins;
+mod ubuntu;
+mod vm;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::context::Context;
+use crate::error::{Context as _, Result};
+use crate::report::{Checks, Timings};
+use crate::scenarios::Scenario;
+
+/// Progress, on stderr, so stdout holds the checks and timings.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("vm-test: {}", format!($($arg)*))
+    };
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = ctrlc::set_handler(|| {
+        say!("interrupted: stopping every VM this run started");
+        vm::stop_all();
+        std::process::exit(130);
+    }) {
+        say!("error: installing the Ctrl-C handler: {e}");
+        return ExitCode::from(2);
+    }
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            say!("error: {e}");
+            vm::stop_all();
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn usage(all: &[Scenario]) -> String {
+    let mut s = String::from("usage: vm-test [SCENARIO...]\n\nscenarios:\n");
+    for sc in all {
+        writeln!(s, "  {:<12} {}", sc.name, sc.about).expect("writing to a String");
+    }
+    s
+}
+
+fn run() -> Result<bool> {
+    let all = scenarios::all();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        print!("{}", usage(&all));
+        return Ok(true);
+    }
+    for a in &args {
+        if !all.iter().any(|s| s.name == a) {
+            eprint!("{}", usage(&all));
+            bail!("no scenario `{a}`");
+        }
+    }
+    let chosen: Vec<&Scenario> = all
+        .iter()
+        .filter(|s| args.is_empty() || args.iter().any(|a| a == s.name))
+        .collect();
+
+    let suite = Instant::now();
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("vm-tests sits in the repository")
+        .to_owned();
+    let clawbake = match std::env::var_os("CLAWBAKE_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => repo.join("target/release/clawbake"),
+    };
+    if !clawbake.is_file() {
+        bail!(
+            "{} is missing: run `cargo build --release` (or `just vm-test`, which does)",
+            clawbake.display()
+        );
+    }
+    let cache = cache::Cache::from_env()?;
+    say!("cache: {}", cache.dir().display());
+
+    let prep = Instant::now();
+    let preload = standins::archive(&cache, &repo)?;
+    let base = match std::env::var("CLAWBAKE_VM_BASE").as_deref() {
+        Ok("ubuntu") => ubuntu::provider_image(&cache, &preload)?,
+        Ok("offline") | Err(_) => base::debian(&cache, &repo, &preload)?,
+        Ok(other) => bail!("CLAWBAKE_VM_BASE is `{other}`; use `offline` or `ubuntu`"),
+    };
+    let prep_time = prep.elapsed();
+    say!("base: {}", base.describe());
+    let accel = accel::choose(&base)?;
+
+    let work = tempfile::Builder::new()
+        .prefix("clawbake-vm-test-")
+        .tempdir()
+        .context("creating the work directory")?;
+    let ctx = Context {
+        repo,
+        clawbake,
+        base,
+        accel,
+        work: work.path().to_owned(),
+    };
+    let keep = std::env::var("CLAWBAKE_VM_KEEP").is_ok_and(|v| v == "1");
+
+    let mut summary = Vec::new();
+    let mut ok = true;
+    for scenario in chosen {
+        let started = Instant::now();
+        let (passed, timings) = run_scenario(scenario, &ctx, keep)?;
+        ok &= passed;
+        summary.push((scenario.name, passed, started.elapsed(), timings));
+        if !passed && keep {
+            // The kept VM holds the work directory; leave it too.
+            let _ = work.keep();
+            break;
+        }
+    }
+
+    println!(
+        "\nvm-test summary ({}; {})",
+        ctx.base.describe(),
+        ctx.accel.name()
+    );
+    println!(
+        "  images (stand-ins and base, built or cached): {:.1}s",
+        prep_time.as_secs_f64()
+    );
+    for (name, passed, took, timings) in &summary {
+        println!(
+            "  {} {name}: {:.1}s",
+            if *passed { "PASS" } else { "FAIL" },
+            took.as_secs_f64()
+        );
+        for (what, t) in timings.rows() {
+            println!("      {what:<40} {:>7.1}s", t.as_secs_f64());
+        }
+    }
+    println!("  whole suite: {:.1}s", suite.elapsed().as_secs_f64());
+    Ok(ok)
+}
+
+fn run_scenario(scenario: &Scenario, ctx: &Context, keep: bool) -> Result<(bool, Timings)> {
+    println!("\n== scenario {}: {}", scenario.name, scenario.about);
+    let started = Instant::now();
+    let dir = ctx.work.join(scenario.name);
+    std::fs::create_dir_all(&dir).context("creating the scenario's directory")?;
+    let prepared = (scenario.prepare)(ctx, &dir)?;
+    let mut vm = vm::Vm::start(
+        &dir,
+        &vm::Spec {
+            base: &ctx.base,
+            accel: ctx.accel,
+            seed: &prepared.seed,
+            admin_port: prepared.admin_port,
+            key: &prepared.key,
+            same_admin_port: prepared.same_admin_port,
+            extra_disks: Vec::new(),
+        },
+    )?;
+    say!(
+        "VM started: {} vCPU, {} RAM, {}, {}",
+        vm::VCPUS,
+        vm::MEMORY,
+        ctx.accel.name(),
+        ctx.base.describe()
+    );
+    let mut checks = Checks::default();
+    let mut timings = Timings::default();
+    let result = (scenario.run)(&vm, ctx, &prepared, &mut checks, &mut timings);
+    timings.record(
+        &format!("scenario {} (all)", scenario.name),
+        started.elapsed(),
+    );
+    let failures = checks.failures();
+    let passed = result.is_ok() && failures.is_empty() && checks.count() > 0;
+    if !passed {
+        if let Err(e) = &result {
+            println!("  ERROR {e}");
+        }
+        for (name, why) in &failures {
+            println!(
+                "  failed: {name}: {}",
+                why.lines().next().unwrap_or_default()
+            );
+        }
+        diagnose(&vm, &prepared);
+        if keep {
+            vm.keep();
+        }
+    }
+    timings.print(scenario.name);
+    drop(vm);
+    Ok((passed, timings))
+}
+
+/// After a failure: the serial console's tail and cloud-init's log.
+fn diagnose(vm: &vm::Vm, prepared: &scenarios::Prepared) {
+    println!(
+        "\n--- serial console (last 40 lines): {}",
+        vm.serial.display()
+    );
+    println!("{}", vm.serial_tail(40));
+    let log = [vm.admin_port, vm.ssh_port].iter().find_map(|p| {
+        let conn = vm.connect(*p, std::time::Duration::from_secs(10)).ok()?;
+        conn.output("tail -n 60 /var/log/cloud-init-output.log")
+            .ok()
+    });
+    println!(
+        "--- /var/log/cloud-init-output.log (last 60 lines, admin port {}):",
+        prepared.admin_port
+    );
+    println!(
+        "{}",
+        log.as_deref().unwrap_or("(could not log in to read it)")
+    );
+}

@@ -1,0 +1,46 @@
+//! Scenarios. Each prepares the seed its VM boots with, then runs against
+//! the booted VM: a fresh VM per scenario, run one after another.
+//!
+//! The provision and rebuild scenarios of issue 4 slot in here once
+//! `clawbake provision`, `verify` and `rollback` exist: a seed that only
+//! authorizes the key, then their own `run`.
+
+use std::path::PathBuf;
+
+use crate::context::Context;
+use crate::error::Result;
+use crate::report::{Checks, Timings};
+use crate::vm::Vm;
+
+pub mod cloud_init;
+pub mod provision;
+pub mod rebuild;
+
+/// What a scenario's VM boots with.
+pub struct Prepared {
+    pub seed: PathBuf,
+    pub key: PathBuf,
+    /// The admin SSH port the hardened guest will listen on.
+    pub admin_port: u16,
+    /// The site's dist/ directory, as `clawbake build` wrote it.
+    pub dist: PathBuf,
+    /// The site file.
+    pub site: PathBuf,
+    /// Whether the guest's admin port is forwarded from the same port.
+    pub same_admin_port: bool,
+}
+
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub prepare: fn(&Context, &std::path::Path) -> Result<Prepared>,
+    pub run: fn(&Vm, &Context, &Prepared, &mut Checks, &mut Timings) -> Result<()>,
+}
+
+pub fn all() -> Vec<Scenario> {
+    vec![
+        cloud_init::scenario(),
+        provision::scenario(),
+        rebuild::scenario(),
+    ]
+}

@@ -1,0 +1,182 @@
+//! provision: a fresh VM whose seed only authorizes the test's key for
+//! root; `clawbake provision --host` delivers the same bundle over SSH and
+//! must reach the state the cloud-init scenario checks, with `clawbake
+//! verify` passing on the hardened host.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::{Prepared, Scenario, cloud_init};
+use crate::context::Context;
+use crate::error::{Context as _, Error, Result};
+use crate::report::{Checks, Timings};
+use crate::vm::Vm;
+use crate::{bail, say, seed, site};
+
+pub fn scenario() -> Scenario {
+    Scenario {
+        name: "provision",
+        about: "a fresh VM with only an SSH key: `clawbake provision --host` reaches the same verified state",
+        prepare,
+        run,
+    }
+}
+
+/// A seed that only lets the test's key in as root.
+pub fn key_only_seed(dir: &Path, key: &Path) -> Result<std::path::PathBuf> {
+    let public = fs::read_to_string(key.with_extension("pub")).context("reading the public key")?;
+    let user_data = dir.join("user-data");
+    fs::write(
+        &user_data,
+        format!(
+            "#cloud-config\n# vm-test: only the key; clawbake provisions over SSH.\ndisable_root: false\nssh_authorized_keys:\n  - {}\n",
+            public.trim()
+        ),
+    )
+    .context("writing the seed's user-data")?;
+    let meta_data = dir.join("meta-data");
+    fs::write(
+        &meta_data,
+        "instance-id: clawbake-vm-test-provision\nlocal-hostname: fresh\n",
+    )
+    .context("writing the seed's meta-data")?;
+    seed::write(dir, &user_data, &meta_data)
+}
+
+fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
+    let key = site::keygen(dir)?;
+    let site_file = site::write(&ctx.repo, dir, &key, |t| t)?;
+    let dist = dir.join("dist");
+    site::build(&ctx.clawbake, &site_file, &dist)?;
+    let seed = key_only_seed(dir, &key)?;
+    Ok(Prepared {
+        seed,
+        key,
+        admin_port: cloud_init::admin_port(&dist)?,
+        dist,
+        site: site_file,
+        same_admin_port: true,
+    })
+}
+
+/// `clawbake COMMAND --host root@127.0.0.1:PORT SITE`, with the VM's key
+/// and `known_hosts`; its exit code and output (also echoed, indented).
+pub fn clawbake(
+    ctx: &Context,
+    vm: &Vm,
+    prep: &Prepared,
+    command: &str,
+    port: u16,
+    site: &Path,
+) -> Result<(i32, String, Duration)> {
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.arg(command)
+        .arg("--host")
+        .arg(format!("root@127.0.0.1:{port}"))
+        .arg("--identity")
+        .arg(&prep.key)
+        .arg("--known-hosts")
+        .arg(vm.known_hosts())
+        .arg(site);
+    if let Some(fp) = vm.host_key() {
+        cmd.arg("--accept-host-key").arg(fp);
+    }
+    if command == "provision" {
+        // Emulated, ufw alone can take over a minute: more time before the
+        // lock-out guard reverts the SSH port.
+        cmd.arg("--guard").arg("600");
+    }
+    if command == "provision" || command == "rollback" {
+        cmd.arg("--log")
+            .arg(vm.dir.join(format!("clawbake-{command}.log")));
+    }
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .context(format_args!("running clawbake {command}"))?;
+    let took = started.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in text.lines() {
+        println!("    | {line}");
+    }
+    Ok((out.status.code().unwrap_or(-1), text, took))
+}
+
+/// Boot, wait for the key-only cloud-init, then `clawbake provision`.
+pub fn provision_fresh(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    checks: &mut Checks,
+    timings: &mut Timings,
+) -> Result<()> {
+    let (first, _) = vm.wait_for_ssh(Duration::from_secs(900))?;
+    timings.record("boot to SSH", vm.started.elapsed());
+    let mut out = Vec::new();
+    let code = first
+        .run("cloud-init status --wait", &mut |b| {
+            out.extend_from_slice(b);
+        })
+        .context("waiting for cloud-init")?;
+    drop(first);
+    timings.record("cloud-init done (key only)", vm.started.elapsed());
+    if code != 0 {
+        bail!(
+            "the key-only seed's cloud-init ended with {code}: {}",
+            String::from_utf8_lossy(&out).trim()
+        );
+    }
+    say!("provisioning over SSH (port 22 -> {})", prep.admin_port);
+    let (code, _, took) = clawbake(ctx, vm, prep, "provision", vm.ssh_port, &prep.site)?;
+    timings.record("clawbake provision (first)", took);
+    checks.check("clawbake provision succeeds", || {
+        if code == 0 {
+            Ok(format!("{:.0}s", took.as_secs_f64()))
+        } else {
+            bail!("exit code {code}")
+        }
+    });
+    if code != 0 {
+        bail!("clawbake provision failed");
+    }
+    Ok(())
+}
+
+/// `clawbake verify` on the admin port, then the harness's own checks.
+pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
+    let (code, _, _) = clawbake(ctx, vm, prep, "verify", prep.admin_port, &prep.site)?;
+    checks.check("clawbake verify passes", || {
+        if code == 0 {
+            Ok(String::new())
+        } else {
+            bail!("exit code {code}")
+        }
+    });
+    let conn = vm
+        .connect(vm.admin_port, Duration::from_secs(20))
+        .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
+    let healthy = cloud_init::wait_healthy(&conn, Duration::from_secs(300));
+    checks.check("every service of the stack is healthy", || healthy);
+    cloud_init::host_checks(vm, &conn, prep, checks);
+    cloud_init::system_checks(&conn, prep, checks);
+    cloud_init::stack_checks(&conn, checks)?;
+    cloud_init::service_checks(&conn, checks);
+    Ok(())
+}
+
+fn run(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    checks: &mut Checks,
+    timings: &mut Timings,
+) -> Result<()> {
+    provision_fresh(vm, ctx, prep, checks, timings)?;
+    verify_all(vm, ctx, prep, checks)
+}

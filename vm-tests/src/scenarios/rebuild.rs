@@ -1,0 +1,185 @@
+//! rebuild: after a first provision, a stack change is a new release that
+//! keeps the OpenClaw data volume, `rollback` returns to the first release,
+//! a host change is refused as rebuild-required, and provisioning what the
+//! host already runs is a no-op. Times how long the gateway was unreachable
+//! while the stack change was applied.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clawbake::transport::ssh::Connection;
+
+use super::provision::{self, clawbake};
+use super::{Prepared, Scenario};
+use crate::context::Context;
+use crate::error::{Context as _, Error, Result};
+use crate::report::{Checks, Timings};
+use crate::vm::Vm;
+use crate::{bail, site};
+
+/// `clawbake provision`'s exit code when host files would change.
+const REBUILD_REQUIRED: i32 = 7;
+const MARKER: &str = "/var/lib/openclaw/vm-test-marker";
+
+pub fn scenario() -> Scenario {
+    Scenario {
+        name: "rebuild",
+        about: "stack change keeps the data volume; rollback; host change refused; no-op provision",
+        prepare: |ctx, dir| {
+            let mut prep = provision_prepare(ctx, dir)?;
+            prep.same_admin_port = true;
+            Ok(prep)
+        },
+        run,
+    }
+}
+
+fn provision_prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
+    (provision::scenario().prepare)(ctx, dir)
+}
+
+fn build_id(conn: &Connection) -> Result<String> {
+    let state = conn
+        .output("cat /var/lib/clawbake/state.json")
+        .map_err(|e| Error(e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(&state).context("reading state.json")?;
+    Ok(v["build_id"].as_str().unwrap_or_default().to_owned())
+}
+
+/// The test site with `extra` appended, in its own directory.
+fn variant(ctx: &Context, prep: &Prepared, name: &str, extra: &str) -> Result<std::path::PathBuf> {
+    let dir = prep.dist.parent().unwrap_or(Path::new(".")).join(name);
+    site::write(&ctx.repo, &dir, &prep.key, |t| format!("{t}\n{extra}"))
+}
+
+fn run(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    checks: &mut Checks,
+    timings: &mut Timings,
+) -> Result<()> {
+    provision::provision_fresh(vm, ctx, prep, checks, timings)?;
+    let conn = vm
+        .connect(vm.admin_port, Duration::from_secs(20))
+        .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
+    let first = build_id(&conn)?;
+    conn.output(&format!(
+        "docker exec openclaw sh -c 'echo vm-test > \"$OPENCLAW_STATE_DIR\"/vm-test-marker' && test -s {MARKER}"
+    ))
+    .map_err(|e| Error(format!("writing the marker: {e}")))?;
+
+    // The gateway through the ingress, twice a second, while the stack changes.
+    let poller = conn
+        .output(
+            "nohup sh -c 'while :; do echo \"$(date +%s.%N) $(curl -s -o /dev/null -w %{http_code} --max-time 2 http://127.0.0.1:80/)\"; sleep 0.5; done' \
+             > /root/gateway-poll.log 2>&1 & echo $!",
+        )
+        .map_err(|e| Error(e.to_string()))?;
+    let stack_site = variant(ctx, prep, "stack-change", "[openclaw]\nmax_tokens = 4096\n")?;
+    let (code, out, took) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &stack_site)?;
+    timings.record("stack-change provision", took);
+    let _ = conn.output(&format!("kill {}", poller.trim()));
+    let second = build_id(&conn)?;
+    checks.check("a stack change provisions a new release", || {
+        if code == 0 && second != first {
+            Ok(format!(
+                "{} -> {}",
+                &first[..12.min(first.len())],
+                &second[..12.min(second.len())]
+            ))
+        } else {
+            bail!(
+                "exit code {code}, build {second}: {}",
+                out.lines().last().unwrap_or_default()
+            )
+        }
+    });
+    let poll = conn
+        .output("cat /root/gateway-poll.log")
+        .map_err(|e| Error(e.to_string()))?;
+    let down = unreachable_for(&poll);
+    timings.record("gateway unreachable during the stack change", down);
+    checks.check("the marker in the OpenClaw data volume survives", || {
+        let got = conn
+            .output("docker exec openclaw sh -c 'cat \"$OPENCLAW_STATE_DIR\"/vm-test-marker'")
+            .map_err(|e| Error(e.to_string()))?;
+        if got.trim() == "vm-test" {
+            Ok(String::new())
+        } else {
+            bail!("marker reads {got:?}")
+        }
+    });
+
+    let (code, _, _) = clawbake(ctx, vm, prep, "rollback", prep.admin_port, &stack_site)?;
+    let back = build_id(&conn)?;
+    checks.check("rollback returns to the first release", || {
+        if code == 0 && back == first {
+            Ok(String::new())
+        } else {
+            bail!("exit code {code}, build {back}")
+        }
+    });
+
+    let host_site = variant(
+        ctx,
+        prep,
+        "host-change",
+        "[host.sysctl]\n\"vm.swappiness\" = 20\n",
+    )?;
+    let (code, _, _) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &host_site)?;
+    checks.check("a host change is refused: rebuild required", || {
+        if code == REBUILD_REQUIRED {
+            Ok(format!("exit code {code}"))
+        } else {
+            bail!("exit code {code}, want {REBUILD_REQUIRED}")
+        }
+    });
+
+    let (code, _, took) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &prep.site)?;
+    timings.record("no-op provision", took);
+    let after = build_id(&conn)?;
+    checks.check("provisioning what the host runs is a no-op", || {
+        if code == 0 && after == first {
+            Ok(format!("{:.1}s", took.as_secs_f64()))
+        } else {
+            bail!("exit code {code}, build {after}")
+        }
+    });
+    provision::verify_all(vm, ctx, prep, checks)
+}
+
+/// The longest stretch between a failed poll and the next success.
+fn unreachable_for(poll: &str) -> Duration {
+    let mut longest = 0.0_f64;
+    let mut down_since: Option<f64> = None;
+    for line in poll.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(t), Some(code)) = (
+            parts.next().and_then(|t| t.parse::<f64>().ok()),
+            parts.next(),
+        ) else {
+            continue;
+        };
+        if code == "200" {
+            if let Some(since) = down_since.take() {
+                longest = longest.max(t - since);
+            }
+        } else if down_since.is_none() {
+            down_since = Some(t);
+        }
+    }
+    Duration::from_secs_f64(longest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreachable_time_is_the_longest_gap_of_failures() {
+        let poll = "10.0 200\n10.5 502\n11.0 000\n11.5 200\n12.0 502\n12.5 200\n";
+        assert!((unreachable_for(poll).as_secs_f64() - 1.0).abs() < 1e-9);
+        assert_eq!(unreachable_for("1.0 200\n"), Duration::ZERO);
+    }
+}
