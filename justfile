@@ -8,7 +8,7 @@ build:
 test:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
-    cargo test
+    cargo test --workspace
 
 # Re-record the golden bundles after an intended change; review the diff.
 snapshots:

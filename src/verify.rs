@@ -44,13 +44,30 @@ fn denied_domain(site: &Site) -> &'static str {
         .unwrap_or("clawbake-verify.invalid")
 }
 
-/// Run a probe inside the gateway's network namespace, with the helper
-/// image (it has busybox `wget`); prints the probe's output and exit code.
-fn in_gateway_netns(image: &str, script: &str) -> String {
+/// Probes run by the gateway's own Node (every OpenClaw image has it), so
+/// they see exactly the network the gateway sees. Each prints one line.
+pub const CONNECT_PROBE: &str = "const [h, p, t] = process.argv.slice(1); \
+const s = require(\"net\").connect(+p, h, () => s.write(`CONNECT ${t} HTTP/1.1\\r\\nHost: ${t}\\r\\n\\r\\n`)); \
+s.setTimeout(20000, () => { console.log(\"timeout\"); process.exit(0); }); \
+s.on(\"data\", (d) => { console.log(d.toString().split(\"\\r\\n\")[0]); process.exit(0); }); \
+s.on(\"error\", (e) => { console.log(\"error \" + e.code); process.exit(0); });";
+
+pub const DIRECT_PROBE: &str = "const s = require(\"net\").connect(80, \"1.1.1.1\", () => { console.log(\"connected\"); process.exit(0); }); \
+s.setTimeout(8000, () => { console.log(\"timeout\"); process.exit(0); }); \
+s.on(\"error\", (e) => { console.log(\"error \" + e.code); process.exit(0); });";
+
+pub const AUTH_PROBE: &str = "fetch(process.argv[1], { method: \"POST\", headers: { \"content-type\": \"application/json\" }, body: \"{}\" }) \
+.then((r) => console.log(\"HTTP \" + r.status), (e) => console.log(\"error \" + ((e.cause && e.cause.code) || e.message)));";
+
+/// `docker exec` a probe in the gateway container.
+fn in_gateway(script: &str, args: &[&str]) -> String {
+    let q = crate::transport::ssh::shell_quote;
+    let args: Vec<String> = args.iter().map(|a| q(a)).collect();
     format!(
-        "docker run --rm --network container:{} --entrypoint /bin/sh {image} -c {} 2>&1; echo \"exit=$?\"",
+        "docker exec {} node -e {} {} 2>&1 || true",
         render::openclaw::CONTAINER,
-        crate::transport::ssh::shell_quote(script)
+        q(script),
+        args.join(" ")
     )
 }
 
@@ -58,7 +75,7 @@ pub async fn run(host: &Host, site: &Site, bundle: &Bundle) -> Result<Vec<Check>
     let mut out = Vec::new();
     release(host, bundle, &mut out).await?;
     containers(host, site, &mut out).await?;
-    probes(host, site, bundle, &mut out).await?;
+    probes(host, site, &mut out).await?;
     firewall(host, site, &mut out).await?;
     config(host, site, bundle, &mut out).await?;
     user_secrets(host, bundle, &mut out).await?;
@@ -175,63 +192,45 @@ async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<()
 }
 
 /// Egress and auth, probed from inside the gateway's network.
-async fn probes(
-    host: &Host,
-    site: &Site,
-    bundle: &Bundle,
-    out: &mut Vec<Check>,
-) -> Result<(), Error> {
-    let image = bundle
-        .manifest
-        .images
-        .iter()
-        .find(|i| i.service == "backup")
-        .map(|i| match &i.digest {
-            Some(d) => format!("{}@{d}", i.image),
-            None => i.image.clone(),
-        })
-        .unwrap_or_default();
-    let domain = denied_domain(site);
-    let probe = host
-        .root_output(&in_gateway_netns(
-            &image,
-            &format!(
-                "http_proxy={} wget -q -T 10 -O /dev/null http://{domain}/",
-                render::stack::proxy_url()
-            ),
-        ))
-        .await?;
+async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
+    let proxy = format!("{}", render::stack::SQUID_PORT);
+    // CONNECT, as HTTPS clients do: squid.conf refuses every other port
+    // whatever the whitelist says, so only CONNECT tests the whitelist.
+    let connect = |domain: String| {
+        let target = format!("{domain}:443");
+        in_gateway(CONNECT_PROBE, &["egress", &proxy, &target])
+    };
+    let denied = denied_domain(site);
+    let probe = host.root_output(&connect(denied.to_owned())).await?;
     out.push(check(
-        &format!("egress proxy refuses {domain}"),
-        probe.contains("403"),
+        &format!("egress proxy refuses {denied}"),
+        probe.contains(" 403 "),
         first_line(&probe),
     ));
-    let direct = host
-        .root_output(&in_gateway_netns(
-            &image,
-            "wget -q -T 5 -O /dev/null http://1.1.1.1/",
-        ))
-        .await?;
+    if let Some(allowed) = render::stack::egress_domains(site).first() {
+        let allowed = allowed.trim_start_matches('.').to_owned();
+        let probe = host.root_output(&connect(allowed.clone())).await?;
+        // Squid lets it through: 200 where the internet is reachable, a
+        // 5xx of its own where it is not; never its 403.
+        out.push(check(
+            &format!("egress proxy passes {allowed}"),
+            probe.starts_with("HTTP/") && !probe.contains(" 403 "),
+            first_line(&probe),
+        ));
+    }
+    let direct = host.root_output(&in_gateway(DIRECT_PROBE, &[])).await?;
     out.push(check(
         "gateway has no direct route out",
-        !direct.contains("exit=0"),
+        !direct.contains("connected") && !direct.trim().is_empty(),
         first_line(&direct),
     ));
-    let auth = host
-        .root_output(&in_gateway_netns(
-            &image,
-            &format!(
-                "wget -q -T 10 -O /dev/null --post-data '{{}}' http://127.0.0.1:{}/tools/invoke",
-                site.openclaw.port
-            ),
-        ))
-        .await?;
+    let url = format!("http://127.0.0.1:{}/tools/invoke", site.openclaw.port);
+    let auth = host.root_output(&in_gateway(AUTH_PROBE, &[&url])).await?;
     out.push(check(
         "gateway refuses unauthenticated requests",
-        auth.contains("401"),
+        auth.trim() == "HTTP 401",
         first_line(&auth),
     ));
-
     Ok(())
 }
 

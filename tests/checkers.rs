@@ -310,3 +310,55 @@ fn openclaw_accepts_its_config() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Unrecognized key: \"bogus\""));
     }
 }
+
+/// A server on 127.0.0.1 that answers every connection with `reply`.
+fn answering(reply: &'static str) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(1) {
+            let mut stream = stream.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    port
+}
+
+/// `verify` probes from inside the gateway with the gateway's own Node:
+/// the probes run here under a real Node against servers that answer as
+/// Squid and the gateway do.
+#[test]
+fn verify_probes_run_under_node() {
+    let Some(node) = tool("node") else { return };
+    let probe = |script: &str, args: &[&str]| {
+        run_ok(Command::new(&node).arg("-e").arg(script).args(args), "node")
+    };
+    let squid = answering("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(
+        probe(
+            clawbake::verify::CONNECT_PROBE,
+            &["127.0.0.1", &squid.to_string(), "example.com:443"]
+        ),
+        "HTTP/1.1 403 Forbidden\n"
+    );
+    let gateway =
+        answering("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        probe(
+            clawbake::verify::AUTH_PROBE,
+            &[&format!("http://127.0.0.1:{gateway}/tools/invoke")]
+        ),
+        "HTTP 401\n"
+    );
+    // Nothing listens on port 1 of 127.0.0.1: the direct probe's error path.
+    let refused = probe(
+        &clawbake::verify::DIRECT_PROBE
+            .replace("\"1.1.1.1\"", "\"127.0.0.1\"")
+            .replace("connect(80", "connect(1"),
+        &[],
+    );
+    assert_eq!(refused, "error ECONNREFUSED\n");
+}
