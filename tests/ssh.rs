@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use base64::Engine as _;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,23 +28,7 @@ impl Drop for Sshd {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn keygen(path: &Path) {
-    let keygen = common::tool("ssh-keygen").expect("ssh-keygen");
-    common::run_ok(
-        Command::new(keygen)
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
-            .arg(path),
-        "ssh-keygen",
-    );
-}
+use common::fakehost::{free_port, keygen, known_hosts_line, wait_for_banner};
 
 impl Sshd {
     /// `None` (after saying why) when sshd is not installed outside CI.
@@ -86,17 +70,7 @@ impl Sshd {
     }
 
     fn wait_for_banner(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut banner = [0u8; 7];
-                if s.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0" {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("sshd did not come up on port {}", self.port);
+        wait_for_banner(self.port, &self.path("sshd.log"));
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -111,15 +85,11 @@ impl Sshd {
     /// Options that trust this server's key.
     fn options(&self) -> Options {
         let known = self.path("known_hosts");
-        let key = std::fs::read_to_string(self.path("host_key.pub")).unwrap();
-        let mut parts = key.split_whitespace();
-        let line = format!(
-            "[127.0.0.1]:{} {} {}\n",
-            self.port,
-            parts.next().unwrap(),
-            parts.next().unwrap()
-        );
-        std::fs::write(&known, line).unwrap();
+        std::fs::write(
+            &known,
+            known_hosts_line(self.port, &self.path("host_key.pub")),
+        )
+        .unwrap();
         Options {
             identity: Some(self.path("client_key")),
             known_hosts: known,

@@ -180,10 +180,7 @@ pub fn provision(
         let checks = rt.block_on(verify::run(&host, &built.site, &built.bundle))?;
         drop(progress);
         stdout.push_str(&ui::checks(&checks));
-        if verify::failed(&checks) > 0 {
-            print!("{stdout}");
-            return Err(verify_failed(&checks));
-        }
+        return checked(stdout, &checks);
     }
     Ok(Output {
         stdout,
@@ -196,8 +193,17 @@ fn progress_phase(progress: &ui::StepProgress, what: &str) {
     progress.phase(what);
 }
 
-fn verify_failed(checks: &[verify::Check]) -> Error {
-    Error::Host {
+/// The output, or, when a check failed, the output printed now (the
+/// error goes to stderr) and exit 12.
+fn checked(stdout: String, checks: &[verify::Check]) -> Result<Output, Error> {
+    if verify::failed(checks) == 0 {
+        return Ok(Output {
+            stdout,
+            stderr: String::new(),
+        });
+    }
+    print!("{stdout}");
+    Err(Error::Host {
         code: code::VERIFY_FAILED,
         message: format!(
             "{} of {} checks failed",
@@ -209,7 +215,7 @@ fn verify_failed(checks: &[verify::Check]) -> Error {
             "the failing checks are listed above; `clawbake verify --host ...` runs them again"
                 .into(),
         ),
-    }
+    })
 }
 
 pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
@@ -249,14 +255,7 @@ pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Outp
     } else {
         ui::checks(&checks)
     };
-    if verify::failed(&checks) > 0 {
-        print!("{stdout}");
-        return Err(verify_failed(&checks));
-    }
-    Ok(Output {
-        stdout,
-        stderr: String::new(),
-    })
+    checked(stdout, &checks)
 }
 
 pub fn rollback(

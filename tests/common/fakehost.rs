@@ -99,6 +99,35 @@ pub fn keygen(path: &Path) {
     );
 }
 
+/// Wait until an SSH server answers on `port` with its banner (a port
+/// that accepts is not enough); panic with its log if it never does.
+pub fn wait_for_banner(port: u16, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let mut banner = [0u8; 7];
+            if s.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0" {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    panic!("sshd did not come up on port {port}:\n{log}");
+}
+
+/// The `known_hosts` line that trusts the key in `host_key_pub` on
+/// 127.0.0.1:`port`.
+pub fn known_hosts_line(port: u16, host_key_pub: &Path) -> String {
+    let key = std::fs::read_to_string(host_key_pub).unwrap();
+    let mut parts = key.split_whitespace();
+    format!(
+        "[127.0.0.1]:{port} {} {}\n",
+        parts.next().unwrap(),
+        parts.next().unwrap()
+    )
+}
+
 fn which(name: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -202,18 +231,7 @@ impl FakeHost {
     }
 
     fn wait_for_banner(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let mut banner = [0u8; 7];
-                if s.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0" {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default();
-        panic!("sshd did not come up on port {}:\n{log}", self.port);
+        wait_for_banner(self.port, &self.dir.path().join("sshd.log"));
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -234,14 +252,7 @@ impl FakeHost {
     pub fn ssh_args(&self) -> Vec<String> {
         let known = self.path("known_hosts");
         if !known.exists() {
-            let key = std::fs::read_to_string(self.path("host_key.pub")).unwrap();
-            let mut parts = key.split_whitespace();
-            let line = format!(
-                "[127.0.0.1]:{} {} {}\n",
-                self.port,
-                parts.next().unwrap(),
-                parts.next().unwrap()
-            );
+            let line = known_hosts_line(self.port, &self.path("host_key.pub"));
             std::fs::write(&known, line).unwrap();
         }
         vec![
