@@ -67,7 +67,6 @@ fn run(
     checks: &mut Checks,
     timings: &mut Timings,
 ) -> Result<()> {
-    let _ = ctx;
     let (first, port) = vm.wait_for_ssh(Duration::from_secs(900))?;
     timings.record("boot to SSH", vm.started.elapsed());
     say!(
@@ -118,6 +117,17 @@ fn run(
     system_checks(&conn, prep, checks);
     stack_checks(&conn, checks)?;
     service_checks(&conn, checks);
+
+    // The same state, as `clawbake verify` sees it from here.
+    let (code, _, _) =
+        super::provision::clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
+    checks.check("clawbake verify passes", || {
+        if code == 0 {
+            Ok(String::new())
+        } else {
+            bail!("exit code {code}")
+        }
+    });
     Ok(())
 }
 
