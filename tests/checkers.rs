@@ -362,3 +362,28 @@ fn verify_probes_run_under_node() {
     );
     assert_eq!(refused, "error ECONNREFUSED\n");
 }
+
+/// The VM harness's own shell: the image builders and the stand-ins.
+#[test]
+fn shellcheck_passes_the_vm_test_scripts() {
+    let Some(shellcheck) = tool("shellcheck") else {
+        return;
+    };
+    let scripts: Vec<_> = files_under(&root().join("vm-tests/images"))
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(p)
+                .is_ok_and(|c| c.starts_with(b"#!/bin/sh") || c.starts_with(b"#!/bin/bash"))
+        })
+        .collect();
+    assert!(
+        scripts.len() >= 4,
+        "expected the image builders and stand-ins, found {scripts:?}"
+    );
+    run_ok(
+        Command::new(&shellcheck)
+            .args(["--severity=style"])
+            .args(&scripts),
+        "shellcheck on vm-tests/images",
+    );
+}
