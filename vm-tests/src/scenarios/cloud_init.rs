@@ -119,16 +119,7 @@ fn run(
     service_checks(&conn, checks);
 
     // The same state, as `clawbake verify` sees it from here.
-    let (code, _, _) =
-        super::provision::clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
-    checks.check("clawbake verify passes", || {
-        if code == 0 {
-            Ok(String::new())
-        } else {
-            bail!("exit code {code}")
-        }
-    });
-    Ok(())
+    super::provision::clawbake_verify(vm, ctx, prep, checks)
 }
 
 /// Poll until every container reports healthy.

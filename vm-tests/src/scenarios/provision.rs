@@ -148,9 +148,9 @@ pub fn provision_fresh(
     Ok(())
 }
 
-/// `clawbake verify` on the admin port, then the harness's own checks.
-pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
-    let (code, _, _) = clawbake(ctx, vm, prep, "verify", prep.admin_port, &prep.site)?;
+/// `clawbake verify` through the admin port's forward, as one check.
+pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
+    let (code, _, _) = clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
     checks.check("clawbake verify passes", || {
         if code == 0 {
             Ok(String::new())
@@ -158,6 +158,12 @@ pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) 
             bail!("exit code {code}")
         }
     });
+    Ok(())
+}
+
+/// `clawbake verify` on the admin port, then the harness's own checks.
+pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
+    clawbake_verify(vm, ctx, prep, checks)?;
     let conn = vm
         .connect(vm.admin_port, Duration::from_secs(20))
         .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
