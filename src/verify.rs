@@ -191,41 +191,77 @@ async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<()
     Ok(())
 }
 
-/// Egress and auth, probed from inside the gateway's network.
+/// The line that ends each command's output in [`concurrently`].
+const END_OF_OUTPUT: &str = "@@clawbake-end-of-output@@";
+
+/// A shell command that runs `commands` at once and prints their outputs
+/// in order, each ended by [`END_OF_OUTPUT`]: one Node start per probe
+/// costs most of a probe, and they do not wait on each other.
+pub fn concurrently(commands: &[String]) -> String {
+    use std::fmt::Write as _;
+    let mut script = String::from("d=$(mktemp -d) && {");
+    for (i, c) in commands.iter().enumerate() {
+        write!(script, " ( {c} ) > \"$d/{i}\" 2>&1 &").expect("writing to a String");
+    }
+    script.push_str(" wait; for i in");
+    for i in 0..commands.len() {
+        write!(script, " {i}").expect("writing to a String");
+    }
+    write!(
+        script,
+        "; do cat \"$d/$i\"; echo {END_OF_OUTPUT}; done; rm -rf \"$d\"; }}"
+    )
+    .expect("writing to a String");
+    script
+}
+
+/// Egress and auth, probed from inside the gateway's network, all at once.
 async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
     let proxy = format!("{}", render::stack::SQUID_PORT);
     // CONNECT, as HTTPS clients do: squid.conf refuses every other port
     // whatever the whitelist says, so only CONNECT tests the whitelist.
-    let connect = |domain: String| {
+    let connect = |domain: &str| {
         let target = format!("{domain}:443");
         in_gateway(CONNECT_PROBE, &["egress", &proxy, &target])
     };
     let denied = denied_domain(site);
-    let probe = host.root_output(&connect(denied.to_owned())).await?;
+    let allowed = render::stack::egress_domains(site)
+        .first()
+        .map(|a| a.trim_start_matches('.').to_owned());
+    let url = format!("http://127.0.0.1:{}/tools/invoke", site.openclaw.port);
+    let mut commands = vec![
+        connect(denied),
+        in_gateway(DIRECT_PROBE, &[]),
+        in_gateway(AUTH_PROBE, &[&url]),
+    ];
+    if let Some(allowed) = &allowed {
+        commands.push(connect(allowed));
+    }
+    let all = host.root_output(&concurrently(&commands)).await?;
+    let end = format!("{END_OF_OUTPUT}\n");
+    let mut outputs = all.split(end.as_str());
+    let mut next = || outputs.next().unwrap_or_default().to_owned();
+    let (refused, direct, auth, passed) = (next(), next(), next(), next());
+
     out.push(check(
         &format!("egress proxy refuses {denied}"),
-        probe.contains(" 403 "),
-        first_line(&probe),
+        refused.contains(" 403 "),
+        first_line(&refused),
     ));
-    if let Some(allowed) = render::stack::egress_domains(site).first() {
-        let allowed = allowed.trim_start_matches('.').to_owned();
-        let probe = host.root_output(&connect(allowed.clone())).await?;
+    if let Some(allowed) = allowed {
         // Squid lets it through: 200 where the internet is reachable, a
         // 5xx of its own where it is not; never its 403.
         out.push(check(
             &format!("egress proxy passes {allowed}"),
-            probe.starts_with("HTTP/") && !probe.contains(" 403 "),
-            first_line(&probe),
+            passed.starts_with("HTTP/") && !passed.contains(" 403 "),
+            first_line(&passed),
         ));
     }
-    let direct = host.root_output(&in_gateway(DIRECT_PROBE, &[])).await?;
     out.push(check(
         "gateway has no direct route out",
         !direct.contains("connected") && !direct.trim().is_empty(),
         first_line(&direct),
     ));
-    let url = format!("http://127.0.0.1:{}/tools/invoke", site.openclaw.port);
-    let auth = host.root_output(&in_gateway(AUTH_PROBE, &[&url])).await?;
     out.push(check(
         "gateway refuses unauthenticated requests",
         auth.trim() == "HTTP 401",
@@ -357,4 +393,28 @@ fn first_line(text: &str) -> String {
 
 pub fn failed(checks: &[Check]) -> usize {
     checks.iter().filter(|c| c.status == Status::Fail).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrent_outputs_come_back_in_the_order_asked() {
+        // The first command finishes last, and one fails: neither changes
+        // the order nor loses an output.
+        let commands = [
+            "sleep 0.3; echo slow".to_owned(),
+            "echo fast; echo two lines".to_owned(),
+            "echo failed; false".to_owned(),
+        ];
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(concurrently(&commands))
+            .output()
+            .expect("running sh");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let parts: Vec<&str> = text.split(&format!("{END_OF_OUTPUT}\n")).collect();
+        assert_eq!(parts, ["slow\n", "fast\ntwo lines\n", "failed\n", ""]);
+    }
 }

@@ -176,6 +176,10 @@ fn shellcheck_passes_the_commands_provision_sends() {
             "release-check",
             clawbake::provision::release_check_command(&built.bundle, "/opt/clawbake/releases/x"),
         ),
+        (
+            "verify-probes",
+            clawbake::verify::concurrently(&["echo one".to_owned(), "echo two".to_owned()]),
+        ),
     ];
     let mut files = Vec::new();
     for (name, command) in commands {
