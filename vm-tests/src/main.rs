@@ -2,7 +2,8 @@
 //! the size clawbake targets (4 vCPU, 8 GiB, 4 GiB swap).
 //!
 //! ```text
-//! vm-test                     every scenario, each in a fresh VM
+//! vm-test                     every scenario, each in a fresh VM (rebuild
+//!                             continues on provision's VM when both run)
 //! vm-test cloud-init          one scenario
 //! CLAWBAKE_VM_KEEP=1 vm-test  keep a failed VM and print how to SSH in
 //! ```
@@ -16,6 +17,7 @@ mod base;
 mod cache;
 mod context;
 mod error;
+mod registry;
 mod report;
 mod scenarios;
 mod seed;
@@ -93,13 +95,16 @@ fn run() -> Result<bool> {
         .parent()
         .expect("vm-tests sits in the repository")
         .to_owned();
+    // The clawbake that cargo built beside this harness, in the same profile.
     let clawbake = match std::env::var_os("CLAWBAKE_BIN") {
         Some(p) => PathBuf::from(p),
-        None => repo.join("target/release/clawbake"),
+        None => std::env::current_exe()
+            .context("finding the harness's own path")?
+            .with_file_name("clawbake"),
     };
     if !clawbake.is_file() {
         bail!(
-            "{} is missing: run `cargo build --release` (or `just vm-test`, which does)",
+            "{} is missing: run `cargo build --workspace` (or `just vm-test`, which does)",
             clawbake.display()
         );
     }
@@ -132,17 +137,25 @@ fn run() -> Result<bool> {
 
     let mut summary = Vec::new();
     let mut ok = true;
-    for scenario in chosen {
+    // The VM of the scenario just run, while the next one continues it.
+    let mut carried: Option<Carried> = None;
+    for (i, scenario) in chosen.iter().enumerate() {
         let started = Instant::now();
-        let (passed, timings) = run_scenario(scenario, &ctx, keep)?;
+        let handed = carried.take();
+        let next_continues = chosen
+            .get(i + 1)
+            .is_some_and(|n| n.continues == Some(scenario.name));
+        let (passed, timings, vm) = run_scenario(scenario, &ctx, keep, handed, next_continues)?;
         ok &= passed;
         summary.push((scenario.name, passed, started.elapsed(), timings));
+        carried = vm;
         if !passed && keep {
             // The kept VM holds the work directory; leave it too.
             let _ = work.keep();
             break;
         }
     }
+    drop(carried);
 
     println!(
         "\nvm-test summary ({}; {})",
@@ -167,31 +180,53 @@ fn run() -> Result<bool> {
     Ok(ok)
 }
 
-fn run_scenario(scenario: &Scenario, ctx: &Context, keep: bool) -> Result<(bool, Timings)> {
+/// A passed scenario's VM and preparation, handed to the one that continues it.
+type Carried = (vm::Vm, scenarios::Prepared);
+
+/// Run one scenario in a fresh VM, or on `handed`, the VM and preparation
+/// of the scenario it continues. Returns whether it passed, its timings,
+/// and its VM when it passed and the next scenario continues it.
+fn run_scenario(
+    scenario: &Scenario,
+    ctx: &Context,
+    keep: bool,
+    handed: Option<Carried>,
+    hand_on: bool,
+) -> Result<(bool, Timings, Option<Carried>)> {
     println!("\n== scenario {}: {}", scenario.name, scenario.about);
     let started = Instant::now();
-    let dir = ctx.work.join(scenario.name);
-    std::fs::create_dir_all(&dir).context("creating the scenario's directory")?;
-    let prepared = (scenario.prepare)(ctx, &dir)?;
-    let mut vm = vm::Vm::start(
-        &dir,
-        &vm::Spec {
-            base: &ctx.base,
-            accel: ctx.accel,
-            seed: &prepared.seed,
-            admin_port: prepared.admin_port,
-            key: &prepared.key,
-            same_admin_port: prepared.same_admin_port,
-            extra_disks: Vec::new(),
-        },
-    )?;
-    say!(
-        "VM started: {} vCPU, {} RAM, {}, {}",
-        vm::VCPUS,
-        vm::MEMORY,
-        ctx.accel.name(),
-        ctx.base.describe()
-    );
+    let (mut vm, prepared) = if let Some((vm, mut prepared)) = handed {
+        say!(
+            "continuing on the VM of `{}`, which passed",
+            scenario.continues.unwrap_or_default()
+        );
+        prepared.provisioned = true;
+        (vm, prepared)
+    } else {
+        let dir = ctx.work.join(scenario.name);
+        std::fs::create_dir_all(&dir).context("creating the scenario's directory")?;
+        let prepared = (scenario.prepare)(ctx, &dir)?;
+        let vm = vm::Vm::start(
+            &dir,
+            &vm::Spec {
+                base: &ctx.base,
+                accel: ctx.accel,
+                seed: &prepared.seed,
+                admin_port: prepared.admin_port,
+                key: &prepared.key,
+                same_admin_port: prepared.same_admin_port,
+                extra_disks: Vec::new(),
+            },
+        )?;
+        say!(
+            "VM started: {} vCPU, {} RAM, {}, {}",
+            vm::VCPUS,
+            vm::MEMORY,
+            ctx.accel.name(),
+            ctx.base.describe()
+        );
+        (vm, prepared)
+    };
     let mut checks = Checks::default();
     let mut timings = Timings::default();
     let result = (scenario.run)(&vm, ctx, &prepared, &mut checks, &mut timings);
@@ -217,8 +252,11 @@ fn run_scenario(scenario: &Scenario, ctx: &Context, keep: bool) -> Result<(bool,
         }
     }
     timings.print(scenario.name);
+    if passed && hand_on {
+        return Ok((passed, timings, Some((vm, prepared))));
+    }
     drop(vm);
-    Ok((passed, timings))
+    Ok((passed, timings, None))
 }
 
 /// After a failure: the serial console's tail and cloud-init's log.

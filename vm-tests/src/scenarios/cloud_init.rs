@@ -2,6 +2,7 @@
 //! The guest boots, cloud-init applies the release, and the host ends up
 //! hardened with a healthy stack. Checked over SSH on the admin port.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ pub fn scenario() -> Scenario {
     Scenario {
         name: "cloud-init",
         about: "build, seed, boot: cloud-init alone reaches a hardened host with a healthy stack",
+        continues: None,
         prepare,
         run,
     }
@@ -47,6 +49,7 @@ fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
         dist,
         site: site_file,
         same_admin_port: false,
+        provisioned: false,
     })
 }
 
@@ -109,6 +112,7 @@ fn run(
         Ok(format!("port {}", prep.admin_port))
     });
 
+    step_times(&conn, timings);
     let healthy = wait_healthy(&conn, Duration::from_secs(300));
     timings.record("stack healthy", vm.started.elapsed());
     checks.check("every service of the stack is healthy", || healthy);
@@ -116,10 +120,27 @@ fn run(
     host_checks(vm, &conn, prep, checks);
     system_checks(&conn, prep, checks);
     stack_checks(&conn, checks)?;
-    service_checks(&conn, checks);
 
     // The same state, as `clawbake verify` sees it from here.
     super::provision::clawbake_verify(vm, ctx, prep, checks)
+}
+
+/// Each step's time, as the apply script logged it on the host.
+fn step_times(conn: &Connection, timings: &mut Timings) {
+    let log = conn
+        .output("grep -h '^clawbake: step .*: done in' /var/log/clawbake/apply.log || true")
+        .unwrap_or_default();
+    for line in log.lines() {
+        let Some((name, secs)) = line
+            .strip_prefix("clawbake: step ")
+            .and_then(|l| l.split_once(": done in "))
+        else {
+            continue;
+        };
+        if let Ok(secs) = secs.trim_end_matches('s').parse::<u64>() {
+            timings.record(&format!("  step {name}"), Duration::from_secs(secs));
+        }
+    }
 }
 
 /// Poll until every container reports healthy.
@@ -292,17 +313,21 @@ pub fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
     });
 }
 
-/// Run probe.js inside the gateway container with the given environment.
-fn probe(conn: &Connection, env: &[(&str, &str)]) -> Result<String> {
-    let mut cmd = String::from("docker exec -i");
-    for (k, v) in env {
-        cmd.push_str(" -e ");
-        cmd.push_str(&shell_quote(&format!("{k}={v}")));
-    }
-    cmd.push_str(" openclaw node - < /root/clawbake-vm-test/probe.js");
-    Ok(expect(conn, &cmd)?.trim().to_owned())
+/// Every probe, run at once by one probe.js inside the gateway container:
+/// each result by its id. One Node start under emulation costs seconds.
+fn probe_all(conn: &Connection, probes: &serde_json::Value) -> Result<BTreeMap<String, String>> {
+    let cmd = format!(
+        "docker exec -i -e {} openclaw node - < /root/clawbake-vm-test/probe.js",
+        shell_quote(&format!("PROBES={probes}"))
+    );
+    let out = expect(conn, &cmd)?;
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| Error(format!("probe.js printed {out:?}: {e}")))
 }
 
+/// What the gateway sees of its networks: Squid both ways, no direct route,
+/// its own token auth, the socket proxy's rules, LiteLLM's key; and what
+/// Squid's own leg and the host see.
 pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
     conn.output("install -d -m 0700 /root/clawbake-vm-test")
         .context("creating the probe's directory")?;
@@ -313,33 +338,68 @@ pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
         &mut |_| {},
     )
     .context("uploading probe.js")?;
-
-    let squid = |target: &str| {
-        probe(
-            conn,
-            &[
-                ("PROBE", "connect"),
-                ("PROXY_HOST", "egress"),
-                ("PROXY_PORT", "3128"),
-                ("TARGET", target),
-            ],
-        )
+    // The one outside address this machine reaches, by name.
+    let ip = expect(
+        conn,
+        "getent ahostsv4 deb.debian.org | awk 'NR==1 {print $1}'",
+    )?;
+    let ip = ip.trim().to_owned();
+    let squid = |id: &str, target: &str| {
+        serde_json::json!({
+            "id": id, "kind": "connect", "proxy_host": "egress", "proxy_port": 3128, "target": target,
+        })
     };
+    let http = |id: &str, url: &str, method: &str, bearer_from: Option<&str>| {
+        serde_json::json!({
+            "id": id, "kind": "http", "url": url, "method": method, "bearer_from": bearer_from,
+        })
+    };
+    let gateway = "http://127.0.0.1:18789/api/status";
+    let proxy = |path: &str| format!("http://docker-proxy:2375{path}");
+    let probes = serde_json::json!([
+        squid("denied", "example.com:443"),
+        squid("allowed", "api.anthropic.com:443"),
+        {"id": "direct", "kind": "tcp", "host": ip, "port": 80},
+        http("gateway-without", gateway, "GET", None),
+        http("gateway-with", gateway, "GET", Some("OPENCLAW_GATEWAY_TOKEN")),
+        http("proxy-containers", &proxy("/v1.45/containers/json"), "GET", None),
+        http("proxy-info", &proxy("/info"), "GET", None),
+        http("proxy-volumes", &proxy("/volumes"), "GET", None),
+        http("proxy-networks", &proxy("/networks/create"), "POST", None),
+        http("litellm", "http://litellm:4000/v1/models", "GET", Some("LITELLM_MASTER_KEY")),
+    ]);
+    let got = probe_all(conn, &probes)?;
+    network_checks(conn, &got, &ip, checks);
+    service_checks(conn, &got, checks);
+    Ok(())
+}
+
+/// The probe `id`'s result.
+fn result<'a>(got: &'a BTreeMap<String, String>, id: &str) -> &'a str {
+    got.get(id).map_or("(no result)", String::as_str)
+}
+
+/// Egress: Squid's whitelist both ways, its own way out, and none for the
+/// gateway but through it. `ip` is an outside address this machine reaches.
+fn network_checks(
+    conn: &Connection,
+    got: &BTreeMap<String, String>,
+    ip: &str,
+    checks: &mut Checks,
+) {
+    let result = |id: &str| result(got, id);
+
     checks.check(
         "Squid refuses a domain off the whitelist (403, from the gateway)",
-        || {
-            let code = squid("example.com:443")?;
-            if code == "403" {
-                Ok("CONNECT example.com:443 -> 403".into())
-            } else {
-                bail!("CONNECT example.com:443 -> {code}")
-            }
+        || match result("denied") {
+            "403" => Ok("CONNECT example.com:443 -> 403".into()),
+            code => bail!("CONNECT example.com:443 -> {code}"),
         },
     );
     checks.check(
         "Squid passes a whitelisted domain (not 403, from the gateway)",
         || {
-            let code = squid("api.anthropic.com:443")?;
+            let code = result("allowed");
             // Only deb.debian.org is reachable from here, so Squid's answer is
             // an upstream error (503) or 200: anything but its 403.
             if code == "403" || code.starts_with("error") || code == "timeout" {
@@ -349,8 +409,6 @@ pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
         },
     );
     checks.check("Squid's own leg reaches out (egress-net, DOCKER-USER lets it)", || {
-        let ip = expect(conn, "getent ahostsv4 deb.debian.org | awk 'NR==1 {print $1}'")?;
-        let ip = ip.trim();
         let out = expect(
             conn,
             &format!("docker exec openclaw-egress timeout 15 bash -c 'exec 3<>/dev/tcp/{ip}/80' && echo connected || echo refused"),
@@ -370,16 +428,11 @@ pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
         if default {
             bail!("the gateway container has a default route:\n{routes}");
         }
-        let ip = expect(
-            conn,
-            "getent ahostsv4 deb.debian.org | awk 'NR==1 {print $1}'",
-        )?;
-        let ip = ip.trim();
         let host = expect(
             conn,
             &format!("curl -s -o /dev/null -w '%{{http_code}}' --max-time 15 http://{ip}/ || true"),
         )?;
-        let direct = probe(conn, &[("PROBE", "tcp"), ("HOST", ip), ("PORT", "80")])?;
+        let direct = result("direct");
         if direct == "connected" {
             bail!("the gateway connected to {ip}:80 directly");
         }
@@ -388,59 +441,31 @@ pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
             host.trim()
         ))
     });
-    Ok(())
 }
 
-pub fn service_checks(conn: &Connection, checks: &mut Checks) {
-    checks.check("the gateway's token auth: 401 without, 200 with", || {
-        let url = "http://127.0.0.1:18789/api/status";
-        let without = probe(conn, &[("PROBE", "http"), ("URL", url)])?;
-        let with = probe(
-            conn,
-            &[
-                ("PROBE", "http"),
-                ("URL", url),
-                ("BEARER_FROM", "OPENCLAW_GATEWAY_TOKEN"),
-            ],
-        )?;
-        if without == "401" && with == "200" {
-            Ok(String::new())
-        } else {
-            bail!("without: {without}, with: {with}")
-        }
-    });
+/// The services, as the gateway reaches them.
+fn service_checks(conn: &Connection, got: &BTreeMap<String, String>, checks: &mut Checks) {
+    let result = |id: &str| result(got, id);
+    checks.check(
+        "the gateway's token auth: 401 without, 200 with",
+        || match (result("gateway-without"), result("gateway-with")) {
+            ("401", "200") => Ok(String::new()),
+            (without, with) => bail!("without: {without}, with: {with}"),
+        },
+    );
     checks.check(
         "the socket proxy allows containers, denies info, volumes, networks",
         || {
-            let get = |path: &str, method: &str| {
-                probe(
-                    conn,
-                    &[
-                        ("PROBE", "http"),
-                        ("URL", &format!("http://docker-proxy:2375{path}")),
-                        ("METHOD", method),
-                    ],
-                )
-            };
-            let results = [
-                (
-                    "GET /v1.45/containers/json",
-                    get("/v1.45/containers/json", "GET")?,
-                    "200",
-                ),
-                ("GET /info", get("/info", "GET")?, "403"),
-                ("GET /volumes", get("/volumes", "GET")?, "403"),
-                (
-                    "POST /networks/create",
-                    get("/networks/create", "POST")?,
-                    "403",
-                ),
-            ];
-            let wrong: Vec<String> = results
-                .iter()
-                .filter(|(_, got, want)| got != want)
-                .map(|(r, got, want)| format!("{r}: {got}, want {want}"))
-                .collect();
+            let wrong: Vec<String> = [
+                ("GET /v1.45/containers/json", "proxy-containers", "200"),
+                ("GET /info", "proxy-info", "403"),
+                ("GET /volumes", "proxy-volumes", "403"),
+                ("POST /networks/create", "proxy-networks", "403"),
+            ]
+            .iter()
+            .filter(|(_, id, want)| result(id) != *want)
+            .map(|(r, id, want)| format!("{r}: {}, want {want}", result(id)))
+            .collect();
             if wrong.is_empty() {
                 Ok(String::new())
             } else {
@@ -448,21 +473,13 @@ pub fn service_checks(conn: &Connection, checks: &mut Checks) {
             }
         },
     );
-    checks.check("LiteLLM answers the gateway with the master key", || {
-        let code = probe(
-            conn,
-            &[
-                ("PROBE", "http"),
-                ("URL", "http://litellm:4000/v1/models"),
-                ("BEARER_FROM", "LITELLM_MASTER_KEY"),
-            ],
-        )?;
-        if code == "200" {
-            Ok(String::new())
-        } else {
-            bail!("GET /v1/models -> {code}")
-        }
-    });
+    checks.check(
+        "LiteLLM answers the gateway with the master key",
+        || match result("litellm") {
+            "200" => Ok(String::new()),
+            code => bail!("GET /v1/models -> {code}"),
+        },
+    );
     checks.check(
         "the gateway image has the docker CLI, through the proxy",
         || {

@@ -1,9 +1,9 @@
 //! Scenarios. Each prepares the seed its VM boots with, then runs against
-//! the booted VM: a fresh VM per scenario, run one after another.
-//!
-//! The provision and rebuild scenarios of issue 4 slot in here once
-//! `clawbake provision`, `verify` and `rollback` exist: a seed that only
-//! authorizes the key, then their own `run`.
+//! the booted VM: a fresh VM per scenario, run one after another. A
+//! scenario that needs a provisioned host (rebuild) continues on the VM of
+//! the one that provisioned it when that one ran just before and passed,
+//! rather than boot and provision the same host a second time; run alone,
+//! it provisions its own.
 
 use std::path::PathBuf;
 
@@ -28,11 +28,16 @@ pub struct Prepared {
     pub site: PathBuf,
     /// Whether the guest's admin port is forwarded from the same port.
     pub same_admin_port: bool,
+    /// Whether the VM already runs this site, provisioned by the scenario
+    /// this one continues.
+    pub provisioned: bool,
 }
 
 pub struct Scenario {
     pub name: &'static str,
     pub about: &'static str,
+    /// The scenario whose VM, once it has passed, this one may continue.
+    pub continues: Option<&'static str>,
     pub prepare: fn(&Context, &std::path::Path) -> Result<Prepared>,
     pub run: fn(&Vm, &Context, &Prepared, &mut Checks, &mut Timings) -> Result<()>,
 }

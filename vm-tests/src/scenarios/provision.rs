@@ -13,12 +13,13 @@ use crate::context::Context;
 use crate::error::{Context as _, Error, Result};
 use crate::report::{Checks, Timings};
 use crate::vm::Vm;
-use crate::{bail, say, seed, site};
+use crate::{bail, registry, say, seed, site};
 
 pub fn scenario() -> Scenario {
     Scenario {
         name: "provision",
         about: "a fresh VM with only an SSH key: `clawbake provision --host` reaches the same verified state",
+        continues: None,
         prepare,
         run,
     }
@@ -58,6 +59,7 @@ fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
         dist,
         site: site_file,
         same_admin_port: true,
+        provisioned: false,
     })
 }
 
@@ -133,15 +135,33 @@ pub fn provision_fresh(
         );
     }
     say!("provisioning over SSH (port 22 -> {})", prep.admin_port);
-    let (code, _, took) = clawbake(ctx, vm, prep, "provision", vm.ssh_port, &prep.site)?;
+    let (code, text, took) = clawbake(ctx, vm, prep, "provision", vm.ssh_port, &prep.site)?;
     timings.record("clawbake provision (first)", took);
-    checks.check("clawbake provision succeeds", || {
-        if code == 0 {
-            Ok(format!("{:.0}s", took.as_secs_f64()))
-        } else {
-            bail!("exit code {code}")
+    // Each step's time, from provision's own progress lines:
+    // `  done    10-base (43.8s)`.
+    for line in text.lines() {
+        let Some((name, secs)) = line
+            .trim()
+            .strip_prefix("done")
+            .and_then(|l| l.trim().strip_suffix("s)"))
+            .and_then(|l| l.split_once(" ("))
+        else {
+            continue;
+        };
+        if let Ok(secs) = secs.parse::<f64>() {
+            timings.record(&format!("  step {name}"), Duration::from_secs_f64(secs));
         }
-    });
+    }
+    checks.check(
+        "clawbake provision succeeds (and its verify passes)",
+        || {
+            if code == 0 {
+                Ok(format!("{:.0}s", took.as_secs_f64()))
+            } else {
+                bail!("exit code {code}")
+            }
+        },
+    );
     if code != 0 {
         bail!("clawbake provision failed");
     }
@@ -161,9 +181,9 @@ pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Che
     Ok(())
 }
 
-/// `clawbake verify` on the admin port, then the harness's own checks.
-pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
-    clawbake_verify(vm, ctx, prep, checks)?;
+/// The harness's own checks, on the admin port. (`clawbake verify` has
+/// run already: `provision` ends with it and fails when a check fails.)
+pub fn harness_checks(vm: &Vm, prep: &Prepared, checks: &mut Checks) -> Result<()> {
     let conn = vm
         .connect(vm.admin_port, Duration::from_secs(20))
         .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
@@ -172,7 +192,6 @@ pub fn verify_all(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) 
     cloud_init::host_checks(vm, &conn, prep, checks);
     cloud_init::system_checks(&conn, prep, checks);
     cloud_init::stack_checks(&conn, checks)?;
-    cloud_init::service_checks(&conn, checks);
     Ok(())
 }
 
@@ -184,5 +203,22 @@ fn run(
     timings: &mut Timings,
 ) -> Result<()> {
     provision_fresh(vm, ctx, prep, checks, timings)?;
-    verify_all(vm, ctx, prep, checks)
+    harness_checks(vm, prep, checks)?;
+    let conn = vm
+        .connect(vm.admin_port, Duration::from_secs(20))
+        .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
+    let started = Instant::now();
+    checks.check(
+        "an archive from `clawbake images save` (local registry) loads in the guest",
+        || {
+            let dir = prep
+                .dist
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("registry");
+            registry::load_in_guest(&ctx.clawbake, &ctx.repo, &dir, &prep.key, &conn)
+        },
+    );
+    timings.record("registry: pin, save, docker load", started.elapsed());
+    Ok(())
 }

@@ -25,6 +25,7 @@ pub fn scenario() -> Scenario {
     Scenario {
         name: "rebuild",
         about: "stack change keeps the data volume; rollback; host change refused; no-op provision",
+        continues: Some("provision"),
         prepare: |ctx, dir| {
             let mut prep = provision_prepare(ctx, dir)?;
             prep.same_admin_port = true;
@@ -59,7 +60,11 @@ fn run(
     checks: &mut Checks,
     timings: &mut Timings,
 ) -> Result<()> {
-    provision::provision_fresh(vm, ctx, prep, checks, timings)?;
+    if prep.provisioned {
+        crate::say!("continuing on the VM the provision scenario left verified");
+    } else {
+        provision::provision_fresh(vm, ctx, prep, checks, timings)?;
+    }
     let conn = vm
         .connect(vm.admin_port, Duration::from_secs(20))
         .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
@@ -146,7 +151,11 @@ fn run(
             bail!("exit code {code}, build {after}")
         }
     });
-    provision::verify_all(vm, ctx, prep, checks)
+    // Back on the first release: the stack as verified, by clawbake's own
+    // checks (the provision scenario ran the harness's on this release).
+    let healthy = super::cloud_init::wait_healthy(&conn, Duration::from_secs(300));
+    checks.check("every service of the stack is healthy", || healthy);
+    provision::clawbake_verify(vm, ctx, prep, checks)
 }
 
 /// The longest stretch between a failed poll and the next success.
