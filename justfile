@@ -36,6 +36,8 @@ bench-images:
 
 # The VM tests (vm-tests/): each scenario in a fresh 4 vCPU / 8 GB QEMU VM.
 # `just vm-test cloud-init` runs one; CLAWBAKE_VM_KEEP=1 keeps a failed VM.
+# The debug build: the test build's artifacts serve, and nothing here is
+# bound by clawbake's own speed.
 vm-test *ARGS:
-    cargo build --release -p clawbake -p clawbake-vm-tests
-    target/release/vm-test {{ARGS}}
+    cargo build -p clawbake -p clawbake-vm-tests
+    target/debug/vm-test {{ARGS}}
