@@ -10,7 +10,8 @@
 //!
 //! Environment: `CLAWBAKE_VM_CACHE` (base images and stand-in archives),
 //! `CLAWBAKE_VM_BASE=offline|ubuntu`, `CLAWBAKE_UBUNTU_IMAGE_SHA256`,
-//! `CLAWBAKE_VM_ACCEL=kvm|tcg`, `CLAWBAKE_BIN` (the clawbake under test).
+//! `CLAWBAKE_VM_ACCEL=kvm|tcg`, `CLAWBAKE_BIN` (the clawbake under test),
+//! `CLAWBAKE_VM_PARALLEL=1` (the lanes' VMs at once, for more cores).
 
 mod accel;
 mod base;
@@ -40,7 +41,15 @@ use crate::scenarios::Scenario;
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {
-        eprintln!("vm-test: {}", format!($($arg)*))
+        eprintln!("vm-test{}: {}", $crate::report::lane_mark(), format!($($arg)*))
+    };
+}
+
+/// A line of a scenario's report (see [`report::out`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::report::out(&format!($($arg)*))
     };
 }
 
@@ -135,27 +144,23 @@ fn run() -> Result<bool> {
     };
     let keep = std::env::var("CLAWBAKE_VM_KEEP").is_ok_and(|v| v == "1");
 
+    let results = run_lanes(&lanes_of(chosen), &ctx, keep);
+
     let mut summary = Vec::new();
     let mut ok = true;
-    // The VM of the scenario just run, while the next one continues it.
-    let mut carried: Option<Carried> = None;
-    for (i, scenario) in chosen.iter().enumerate() {
-        let started = Instant::now();
-        let handed = carried.take();
-        let next_continues = chosen
-            .get(i + 1)
-            .is_some_and(|n| n.continues == Some(scenario.name));
-        let (passed, timings, vm) = run_scenario(scenario, &ctx, keep, handed, next_continues)?;
-        ok &= passed;
-        summary.push((scenario.name, passed, started.elapsed(), timings));
-        carried = vm;
-        if !passed && keep {
-            // The kept VM holds the work directory; leave it too.
-            let _ = work.keep();
-            break;
-        }
+    let mut errors = Vec::new();
+    let mut kept = false;
+    for lane in results {
+        print!("{}", lane.report);
+        ok &= lane.error.is_none() && lane.summary.iter().all(|(_, passed, _, _)| *passed);
+        kept |= lane.kept;
+        errors.extend(lane.error);
+        summary.extend(lane.summary);
     }
-    drop(carried);
+    if kept {
+        // The kept VM holds the work directory; leave it too.
+        let _ = work.keep();
+    }
 
     println!(
         "\nvm-test summary ({}; {})",
@@ -177,7 +182,110 @@ fn run() -> Result<bool> {
         }
     }
     println!("  whole suite: {:.1}s", suite.elapsed().as_secs_f64());
+    if !errors.is_empty() {
+        bail!("{}", errors.join("\n"));
+    }
     Ok(ok)
+}
+
+/// Lanes: a scenario that continues the one before it runs in that one's
+/// lane; every other scenario starts a lane of its own.
+fn lanes_of(chosen: Vec<&Scenario>) -> Vec<Vec<&Scenario>> {
+    let mut lanes: Vec<Vec<&Scenario>> = Vec::new();
+    for scenario in chosen {
+        match lanes.last_mut() {
+            Some(lane)
+                if lane
+                    .last()
+                    .is_some_and(|p| scenario.continues == Some(p.name)) =>
+            {
+                lane.push(scenario);
+            }
+            _ => lanes.push(vec![scenario]),
+        }
+    }
+    lanes
+}
+
+/// Run the lanes, one after another, or at once with
+/// `CLAWBAKE_VM_PARALLEL=1`, for machines with cores to spare: on two cores
+/// the guests' multi-threaded phases (boot, `docker load`, the stack coming
+/// up) took each guest 1.6 to 2.4 times as long beside another.
+fn run_lanes(lanes: &[Vec<&Scenario>], ctx: &Context, keep: bool) -> Vec<Lane> {
+    let sequential =
+        lanes.len() < 2 || !std::env::var("CLAWBAKE_VM_PARALLEL").is_ok_and(|v| v == "1");
+    if sequential {
+        return lanes
+            .iter()
+            .map(|lane| run_lane(lane, ctx, keep, false))
+            .collect();
+    }
+    say!(
+        "{} lanes at once (CLAWBAKE_VM_PARALLEL=1): {}",
+        lanes.len(),
+        lanes
+            .iter()
+            .map(|l| l.iter().map(|s| s.name).collect::<Vec<_>>().join(" -> "))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = lanes
+            .iter()
+            .map(|lane| scope.spawn(|| run_lane(lane, ctx, keep, true)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Lane {
+                    error: Some("a scenario lane panicked".into()),
+                    ..Lane::default()
+                })
+            })
+            .collect()
+    })
+}
+
+/// What a lane of scenarios did.
+#[derive(Default)]
+struct Lane {
+    summary: Vec<(&'static str, bool, std::time::Duration, Timings)>,
+    /// Its report, when it was kept while lanes ran at once.
+    report: String,
+    /// A harness error that stopped the lane.
+    error: Option<String>,
+    /// Whether a failed VM was kept (`CLAWBAKE_VM_KEEP=1`).
+    kept: bool,
+}
+
+/// Run a lane's scenarios in order, each handing its VM to the next when
+/// that one continues it. With `at_once`, the report is kept for the end.
+fn run_lane(lane: &[&Scenario], ctx: &Context, keep: bool, at_once: bool) -> Lane {
+    report::lane_begin(lane.first().map_or("", |s| s.name), at_once);
+    let mut done = Lane::default();
+    let mut carried: Option<Carried> = None;
+    for (i, scenario) in lane.iter().enumerate() {
+        let started = Instant::now();
+        let hand_on = lane.get(i + 1).is_some();
+        match run_scenario(scenario, ctx, keep, carried.take(), hand_on) {
+            Ok((passed, timings, vm)) => {
+                done.summary
+                    .push((scenario.name, passed, started.elapsed(), timings));
+                carried = vm;
+                if !passed {
+                    done.kept = keep;
+                    break;
+                }
+            }
+            Err(e) => {
+                done.error = Some(format!("{}: {e}", scenario.name));
+                break;
+            }
+        }
+    }
+    drop(carried);
+    done.report = report::lane_end();
+    done
 }
 
 /// A passed scenario's VM and preparation, handed to the one that continues it.
@@ -193,7 +301,7 @@ fn run_scenario(
     handed: Option<Carried>,
     hand_on: bool,
 ) -> Result<(bool, Timings, Option<Carried>)> {
-    println!("\n== scenario {}: {}", scenario.name, scenario.about);
+    out!("\n== scenario {}: {}", scenario.name, scenario.about);
     let started = Instant::now();
     let (mut vm, prepared) = if let Some((vm, mut prepared)) = handed {
         say!(
@@ -238,10 +346,10 @@ fn run_scenario(
     let passed = result.is_ok() && failures.is_empty() && checks.count() > 0;
     if !passed {
         if let Err(e) = &result {
-            println!("  ERROR {e}");
+            out!("  ERROR {e}");
         }
         for (name, why) in &failures {
-            println!(
+            out!(
                 "  failed: {name}: {}",
                 why.lines().next().unwrap_or_default()
             );
@@ -261,22 +369,49 @@ fn run_scenario(
 
 /// After a failure: the serial console's tail and cloud-init's log.
 fn diagnose(vm: &vm::Vm, prepared: &scenarios::Prepared) {
-    println!(
+    out!(
         "\n--- serial console (last 40 lines): {}",
         vm.serial.display()
     );
-    println!("{}", vm.serial_tail(40));
+    out!("{}", vm.serial_tail(40));
     let log = [vm.admin_port, vm.ssh_port].iter().find_map(|p| {
         let conn = vm.connect(*p, std::time::Duration::from_secs(10)).ok()?;
         conn.output("tail -n 60 /var/log/cloud-init-output.log")
             .ok()
     });
-    println!(
+    out!(
         "--- /var/log/cloud-init-output.log (last 60 lines, admin port {}):",
         prepared.admin_port
     );
-    println!(
+    out!(
         "{}",
         log.as_deref().unwrap_or("(could not log in to read it)")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(lanes: &[Vec<&Scenario>]) -> Vec<Vec<&'static str>> {
+        lanes
+            .iter()
+            .map(|l| l.iter().map(|s| s.name).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_scenario_joins_the_lane_of_the_one_it_continues() {
+        let all = scenarios::all();
+        assert_eq!(
+            names(&lanes_of(all.iter().collect())),
+            [vec!["cloud-init"], vec!["provision", "rebuild"]]
+        );
+        // Without the one it continues, it starts a lane of its own.
+        let chosen = all.iter().filter(|s| s.name != "provision").collect();
+        assert_eq!(
+            names(&lanes_of(chosen)),
+            [vec!["cloud-init"], vec!["rebuild"]]
+        );
+    }
 }

@@ -1,9 +1,56 @@
 //! What a scenario reports: named checks, each PASS or FAIL with a detail,
-//! and the timings table printed at its end.
+//! and the timings table printed at its end. While scenario lanes run at
+//! once, each lane's report is kept and printed whole when the lane ends,
+//! so that two lanes' lines do not interleave; progress (`say!`) goes to
+//! stderr at once, marked with the lane.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use crate::error::Result;
+
+thread_local! {
+    /// This thread's lane: its name, and its report while it is kept.
+    static LANE: RefCell<Option<(String, Option<String>)>> = const { RefCell::new(None) };
+}
+
+/// From now on this thread runs the lane `name`; with `keep`, its report
+/// is kept for [`lane_end`] instead of printed.
+pub fn lane_begin(name: &str, keep: bool) {
+    LANE.with(|l| *l.borrow_mut() = Some((name.to_owned(), keep.then(String::new))));
+}
+
+/// The lane's kept report, and the thread runs no lane any more.
+pub fn lane_end() -> String {
+    LANE.with(|l| l.borrow_mut().take().and_then(|(_, kept)| kept))
+        .unwrap_or_default()
+}
+
+/// ` [name]` while this thread runs a lane, for progress lines.
+pub fn lane_mark() -> String {
+    LANE.with(|l| {
+        l.borrow()
+            .as_ref()
+            .map(|(name, _)| format!(" [{name}]"))
+            .unwrap_or_default()
+    })
+}
+
+/// One line of the report: kept for the lane, or printed now.
+pub fn out(line: &str) {
+    let kept = LANE.with(|l| {
+        if let Some((_, Some(text))) = l.borrow_mut().as_mut() {
+            text.push_str(line);
+            text.push('\n');
+            true
+        } else {
+            false
+        }
+    });
+    if !kept {
+        println!("{line}");
+    }
+}
 
 #[derive(Default)]
 pub struct Checks {
@@ -16,9 +63,9 @@ impl Checks {
     pub fn check(&mut self, name: &str, f: impl FnOnce() -> Result<String>) {
         let result = f().map_err(|e| e.0);
         match &result {
-            Ok(detail) if detail.is_empty() => println!("  PASS  {name}"),
-            Ok(detail) => println!("  PASS  {name}: {detail}"),
-            Err(why) => println!("  FAIL  {name}: {why}"),
+            Ok(detail) if detail.is_empty() => out(&format!("  PASS  {name}")),
+            Ok(detail) => out(&format!("  PASS  {name}: {detail}")),
+            Err(why) => out(&format!("  FAIL  {name}: {why}")),
         }
         self.results.push((name.to_owned(), result));
     }
@@ -50,11 +97,11 @@ impl Timings {
     }
 
     pub fn print(&self, title: &str) {
-        println!("\n  timings: {title}");
-        println!("  | {:<44} | {:>9} |", "step", "time");
-        println!("  | {:-<44} | {:->9} |", "", "");
+        out(&format!("\n  timings: {title}"));
+        out(&format!("  | {:<44} | {:>9} |", "step", "time"));
+        out(&format!("  | {:-<44} | {:->9} |", "", ""));
         for (what, took) in &self.rows {
-            println!("  | {what:<44} | {:>8.1}s |", took.as_secs_f64());
+            out(&format!("  | {what:<44} | {:>8.1}s |", took.as_secs_f64()));
         }
     }
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use clawbake::transport::ssh::Connection;
+
 use super::{Prepared, Scenario, cloud_init};
 use crate::context::Context;
 use crate::error::{Context as _, Error, Result};
@@ -105,7 +107,7 @@ pub fn clawbake(
         String::from_utf8_lossy(&out.stderr)
     );
     for line in text.lines() {
-        println!("    | {line}");
+        crate::report::out(&format!("    | {line}"));
     }
     Ok((out.status.code().unwrap_or(-1), text, took))
 }
@@ -183,16 +185,17 @@ pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Che
 
 /// The harness's own checks, on the admin port. (`clawbake verify` has
 /// run already: `provision` ends with it and fails when a check fails.)
-pub fn harness_checks(vm: &Vm, prep: &Prepared, checks: &mut Checks) -> Result<()> {
-    let conn = vm
-        .connect(vm.admin_port, Duration::from_secs(20))
-        .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
-    let healthy = cloud_init::wait_healthy(&conn, Duration::from_secs(300));
+pub fn harness_checks(
+    vm: &Vm,
+    conn: &Connection,
+    prep: &Prepared,
+    checks: &mut Checks,
+) -> Result<()> {
+    let healthy = cloud_init::wait_healthy(conn, Duration::from_secs(300));
     checks.check("every service of the stack is healthy", || healthy);
-    cloud_init::host_checks(vm, &conn, prep, checks);
-    cloud_init::system_checks(&conn, prep, checks);
-    cloud_init::stack_checks(&conn, checks)?;
-    Ok(())
+    cloud_init::host_checks(vm, conn, prep, checks);
+    cloud_init::system_checks(conn, prep, checks);
+    cloud_init::stack_checks(conn, checks)
 }
 
 fn run(
@@ -203,10 +206,10 @@ fn run(
     timings: &mut Timings,
 ) -> Result<()> {
     provision_fresh(vm, ctx, prep, checks, timings)?;
-    harness_checks(vm, prep, checks)?;
     let conn = vm
         .connect(vm.admin_port, Duration::from_secs(20))
         .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
+    harness_checks(vm, &conn, prep, checks)?;
     let started = Instant::now();
     checks.check(
         "an archive from `clawbake images save` (local registry) loads in the guest",
