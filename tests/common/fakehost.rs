@@ -162,6 +162,23 @@ fn libraries(binary: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Where the chroots go: under cargo's temp dir, unless a directory above
+/// it is writable by others (a checkout under /tmp), which sshd refuses in
+/// a chroot's path; then under /run, which is root's alone.
+fn chroot_base() -> PathBuf {
+    use std::os::unix::fs::MetadataExt as _;
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let safe = target
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).map_or(true, |m| m.uid() == 0 && m.mode() & 0o022 == 0));
+    if safe {
+        target.join("fakehosts")
+    } else {
+        PathBuf::from("/run/clawbake-test-fakehosts")
+    }
+}
+
 impl FakeHost {
     /// `None` (after saying why) when sshd or unshare is not installed
     /// outside CI. `os` is `(ID, VERSION_ID, PRETTY_NAME)`.
@@ -175,7 +192,7 @@ impl FakeHost {
         keygen(&p("client_key"));
         std::fs::copy(p("client_key.pub"), p("authorized_keys")).unwrap();
 
-        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fakehosts");
+        let base = chroot_base();
         std::fs::create_dir_all(&base).unwrap();
         std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
         let root = tempfile::Builder::new()
