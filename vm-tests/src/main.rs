@@ -215,10 +215,17 @@ fn run_lanes(lanes: &[Vec<&Scenario>], ctx: &Context, keep: bool) -> Vec<Lane> {
     let sequential =
         lanes.len() < 2 || !std::env::var("CLAWBAKE_VM_PARALLEL").is_ok_and(|v| v == "1");
     if sequential {
-        return lanes
-            .iter()
-            .map(|lane| run_lane(lane, ctx, keep, false))
-            .collect();
+        let mut done = Vec::new();
+        for lane in lanes {
+            let lane = run_lane(lane, ctx, keep, false);
+            // A kept VM is left for debugging: start no other beside it.
+            let stop = lane.kept;
+            done.push(lane);
+            if stop {
+                break;
+            }
+        }
+        return done;
     }
     say!(
         "{} lanes at once (CLAWBAKE_VM_PARALLEL=1): {}",
