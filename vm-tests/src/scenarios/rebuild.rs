@@ -60,9 +60,8 @@ fn run(
     checks: &mut Checks,
     timings: &mut Timings,
 ) -> Result<()> {
-    if prep.provisioned {
-        crate::say!("continuing on the VM the provision scenario left verified");
-    } else {
+    // Handed on by the provision scenario, the VM already runs the site.
+    if !prep.provisioned {
         provision::provision_fresh(vm, ctx, prep, checks, timings)?;
     }
     let conn = vm
