@@ -24,11 +24,11 @@ bench:
 
 # Upload throughput of 50 MiB over loopback to a test sshd, next to scp.
 bench-upload:
-    cargo test --release --test ssh -- --ignored --nocapture upload_throughput
+    cargo test --release --test transport -- --ignored --nocapture upload_throughput
 
 # Time of a no-op provision (the host already runs the release) against a local sshd.
 bench-noop:
-    cargo test --release --test provision -- --ignored --nocapture no_op_provision_time
+    cargo test --release --test host -- --ignored --nocapture no_op_provision_time
 
 # `images save` of a 100 MB image from a loopback registry, next to curl of the same blobs.
 bench-images:

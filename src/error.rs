@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::config::source::Sources;
+use crate::diagnostic::source::Sources;
 use crate::diagnostic::{self, Diagnostic};
 
 /// Exit codes. 2 is clap's, for a command line it cannot parse.
@@ -53,8 +53,13 @@ pub enum Error {
         message: String,
         help: Option<String>,
     },
-    /// Talking to the host failed.
-    Ssh(crate::transport::ssh::SshError),
+    /// Talking to the host failed: `message` says what was being done, to
+    /// whom; `code` tells an unreachable host from an unknown host key.
+    Ssh {
+        code: i32,
+        message: String,
+        help: Option<String>,
+    },
     /// The host refused, or is not in the state the command needs:
     /// `detail` lists what (files, checks, output lines).
     Host {
@@ -79,8 +84,7 @@ impl Error {
         match self {
             Error::Input { .. } | Error::Message { .. } => code::BAD_INPUT,
             Error::Io { .. } => code::FAILED,
-            Error::Ssh(e) => e.code(),
-            Error::Host { code, .. } => *code,
+            Error::Ssh { code, .. } | Error::Host { code, .. } => *code,
             Error::Stale { .. } => code::STALE,
             Error::Network { .. } => code::NETWORK,
         }
@@ -94,10 +98,9 @@ impl Error {
                 diagnostics,
             } => diagnostic::render_all(diagnostics, sources, color),
             Error::Io { action, source } => format!("error: {action}: {source}\n"),
-            Error::Message { message, help } => {
+            Error::Message { message, help } | Error::Ssh { message, help, .. } => {
                 with_help(format!("error: {message}\n"), help.as_deref())
             }
-            Error::Ssh(e) => with_help(format!("error: {e}\n"), e.help().as_deref()),
             Error::Host {
                 message,
                 detail,
@@ -125,19 +128,4 @@ fn with_help(mut out: String, help: Option<&str>) -> String {
         let _ = writeln!(out, "  = help: {h}");
     }
     out
-}
-
-impl From<crate::transport::ssh::SshError> for Error {
-    fn from(e: crate::transport::ssh::SshError) -> Error {
-        Error::Ssh(e)
-    }
-}
-
-impl From<crate::bundle::WriteError> for Error {
-    fn from(e: crate::bundle::WriteError) -> Error {
-        Error::Io {
-            action: e.action,
-            source: e.source,
-        }
-    }
 }

@@ -1,46 +1,39 @@
 //! clawbake: layered TOML in, a hardened single-server OpenClaw deployment out.
 //!
-//! The modules follow the pipeline (see DESIGN.md), in the order data flows:
+//! The modules follow the pipeline (see DESIGN.md), in the order data flows.
+//! Each imports only the ones listed before it, so the list is also the
+//! dependency order (`tests/layout.rs` keeps it so):
 //!
-//! - [`cli`]: the command line, parsed and dispatched;
-//! - [`config`]: load layers and the site file, merge with provenance, validate;
-//! - [`model`]: the typed site that validation produces;
-//! - [`budget`]: the memory budget computed from the model;
-//! - [`locks`]: Cloudflare's ranges and the site's image digests;
-//! - [`render`]: host files, stack files and the cloud-config user-data;
+//! - [`clock`], [`diagnostic`], [`error`]: dates, errors that point at a line
+//!   and say what to type, and the exit code of each failure;
+//! - [`model`]: the typed site, what validation produces;
+//! - [`config`]: layers, the site file and the locks loaded, merged with
+//!   provenance, validated; the memory budget; `explain`;
 //! - [`bundle`]: the release tree, its manifest, and writing `dist/`;
-//! - [`imageset`]: image archives that `docker load` reads, for hosts without a registry;
-//! - [`registry`]: the registry HTTP API v2: tags to digests, manifests and blobs, verified;
-//! - [`pin`]: the lock files written from the network, and the image set downloaded from them;
-//! - [`pipeline`]: all of the above in one call;
-//! - [`plan`]: what a provision would do to a host, from manifests alone;
-//! - [`preflight`]: what the host is, checked against what the site needs;
-//! - [`transport`]: SSH to the host: connect, run, upload, host keys;
-//! - [`provision`]: deliver a release, run its steps, switch, roll back;
-//! - [`secrets`]: user secrets moved to the host, never printed;
-//! - [`verify`]: the guide's Step 10 as named pass/fail checks;
-//! - [`explain`]: where a merged value came from;
-//! - [`diagnostic`], [`error`]: errors that point at a line and say what to type;
-//! - [`ui`]: the only module that formats for the terminal.
+//! - [`render`]: host files, stack files, `openclaw.json` and the user-data;
+//! - [`pin`]: the registry client, image sets, and the lock files written
+//!   from the network;
+//! - [`pipeline`]: the build stage end to end, in one call;
+//! - [`host`]: delivery: SSH, preflight, plan, apply, verify, secrets;
+//! - [`ui`]: the only module that formats for the terminal;
+//! - [`cli`]: the command line, parsed and dispatched.
 
-pub mod budget;
-pub mod bundle;
-pub mod cli;
-pub mod config;
+pub mod clock;
 pub mod diagnostic;
 pub mod error;
-pub mod explain;
-pub mod imageset;
-pub mod locks;
+
 pub mod model;
+
+pub mod config;
+
+pub mod bundle;
+pub mod render;
+
 pub mod pin;
 pub mod pipeline;
-pub mod plan;
-pub mod preflight;
-pub mod provision;
-pub mod registry;
-pub mod render;
-pub mod secrets;
-pub mod transport;
+
+pub mod host;
+
 pub mod ui;
-pub mod verify;
+
+pub mod cli;

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{Bundle, ManifestImageSet};
-use crate::config::source::Sources;
+use crate::config::locks::{self, CloudflareLock, ImagesLock};
 use crate::config::{self, Merged, SiteInput};
+use crate::diagnostic::source::Sources;
 use crate::error::Error;
-use crate::locks::{self, CloudflareLock, ImagesLock};
 use crate::model::Site;
 use crate::render;
 
@@ -121,16 +121,17 @@ fn image_set(
         action: format!("reading `{}`", archive.display()),
         source,
     };
-    let held: std::collections::BTreeSet<(String, String)> = crate::imageset::read_index(&archive)
-        .map_err(io)?
-        .into_iter()
-        .collect();
+    let held: std::collections::BTreeSet<(String, String)> =
+        crate::pin::imageset::read_index(&archive)
+            .map_err(io)?
+            .into_iter()
+            .collect();
     let mirrors = std::collections::BTreeMap::new();
     let wanted: std::collections::BTreeSet<(String, String)> = pinned
         .iter()
         .map(|i| {
             let tag = i.tag.as_deref().unwrap_or("latest");
-            let name = crate::registry::locate(i, &mirrors).full_name(tag);
+            let name = crate::pin::registry::locate(i, &mirrors).full_name(tag);
             (name, i.digest.clone().unwrap_or_default())
         })
         .collect();
@@ -150,7 +151,7 @@ fn image_set(
             help: save,
         });
     }
-    let sha256 = crate::imageset::sha256_file(&archive).map_err(io)?;
+    let sha256 = crate::pin::imageset::sha256_file(&archive).map_err(io)?;
     let bytes = std::fs::metadata(&archive).map_err(io)?.len();
     let set = ManifestImageSet {
         file: crate::pin::IMAGE_SET.to_owned(),

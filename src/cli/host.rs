@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::{Output, runtime, site_input};
+use super::shared::{Output, runtime, site_input};
 use crate::error::{Error, code};
+use crate::host::apply::{self, Log, Settings};
+use crate::host::remote::{Access, Host};
+use crate::host::transport::ssh::Options;
+use crate::host::transport::target::Target;
+use crate::host::{secrets, verify};
 use crate::pipeline::{self, Built};
-use crate::provision::{self, Access, Host, Log, Settings};
-use crate::transport::ssh::Options;
-use crate::transport::target::Target;
-use crate::{secrets, ui, verify};
+use crate::ui;
 
 /// How to reach and trust the server.
 #[derive(Debug, Args)]
@@ -149,13 +151,13 @@ pub fn provision(
         })
         .transpose()?;
     let mut log = Log::open(log_path(log, &access.target))?;
-    let progress = ui::StepProgress::new();
+    let progress = ui::progress::StepProgress::new();
     let settings = Settings {
         guard: Duration::from_secs(guard),
         admin_endpoint,
     };
     let rt = runtime()?;
-    let report = rt.block_on(provision::provision(
+    let report = rt.block_on(apply::provision(
         &access,
         &built.site,
         &built.bundle,
@@ -173,7 +175,7 @@ pub fn provision(
             report.target.port, report.target
         );
     }
-    if report.decision != crate::plan::Decision::NoChange {
+    if report.decision != crate::host::plan::Decision::NoChange {
         // On the run's own connection: after a first provision, the one
         // on the site's SSH port that the lock-out guard confirmed.
         progress_phase(&progress, "verifying");
@@ -188,8 +190,8 @@ pub fn provision(
     })
 }
 
-fn progress_phase(progress: &ui::StepProgress, what: &str) {
-    use crate::provision::Progress as _;
+fn progress_phase(progress: &ui::progress::StepProgress, what: &str) {
+    use crate::host::apply::Progress as _;
     progress.phase(what);
 }
 
@@ -224,13 +226,13 @@ pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
     let ssh_port = built.site.firewall.ssh_port.0;
     let decision = runtime()?.block_on(async {
         let host = Host::connect(&access, ssh_port).await?;
-        provision::plan(&host, &built.bundle).await
+        apply::plan(&host, &built.bundle).await
     })?;
-    let release = crate::render::release_name(&built.bundle.manifest.build_id);
+    let release = crate::render::shared::release_name(&built.bundle.manifest.build_id);
     let stdout = ui::plan_summary(&decision, &access.target.to_string(), release);
     // The same refusals as provision, with the same exit codes, so a
     // script can ask `plan` first.
-    if let Some(e) = provision::refusal(&decision) {
+    if let Some(e) = apply::refusal(&decision) {
         print!("{stdout}");
         return Err(e);
     }
@@ -266,14 +268,9 @@ pub fn rollback(
     let built = built(site)?;
     let access = host.access()?;
     let mut log = Log::open(log_path(log, &access.target))?;
-    let progress = ui::StepProgress::new();
+    let progress = ui::progress::StepProgress::new();
     let report = runtime()?
-        .block_on(provision::rollback(
-            &access,
-            &built.site,
-            &progress,
-            &mut log,
-        ))
+        .block_on(apply::rollback(&access, &built.site, &progress, &mut log))
         .inspect_err(|e| log.line(&format!("rollback failed: {}", e.render(false).trim())))?;
     drop(progress);
     Ok(Output {

@@ -1,6 +1,10 @@
 //! The command line: what the user typed, parsed by clap, then dispatched.
 
 mod host;
+mod shared;
+
+pub use shared::Output;
+use shared::{runtime, site_input};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -11,9 +15,11 @@ use reqwest::Url;
 use clap::{Parser, Subcommand};
 
 use crate::config::SiteInput;
+use crate::config::explain;
 use crate::config::layers;
 use crate::error::Error;
-use crate::{explain, pin, pipeline, registry, ui};
+use crate::pin::{self, registry};
+use crate::{pipeline, ui};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -293,20 +299,6 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
 
 /// The runtime for the commands that fetch or talk to a host; the others
 /// never start one.
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            action: "starting the async runtime".to_owned(),
-            source,
-        })
-}
-
-fn site_input(site: Option<PathBuf>) -> SiteInput {
-    site.map_or(SiteInput::Example, SiteInput::File)
-}
-
 /// Run a parsed command; returns what to print on stdout and stderr.
 pub fn run(cli: Cli) -> Result<Output, Error> {
     match cli.command {
@@ -378,7 +370,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             let prepared = pipeline::prepare(&input)?;
             let images = pin::pinned_images(&prepared.site, &prepared.images)?;
             let client = net.client()?;
-            let bar = ui::DownloadBar::new();
+            let bar = ui::progress::DownloadBar::new();
             let progress: std::sync::Arc<dyn registry::Progress> = std::sync::Arc::new(bar.clone());
             let archive = dir.join(pin::IMAGE_SET);
             let saved = runtime()?.block_on(pin::save_images(
@@ -398,11 +390,6 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             })
         }
     }
-}
-
-pub struct Output {
-    pub stdout: String,
-    pub stderr: String,
 }
 
 fn init(dir: &std::path::Path) -> Result<Output, Error> {

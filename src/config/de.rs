@@ -10,8 +10,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
 
 use super::merge::join;
-use super::source::Origin;
 use super::tree::{Node, Value};
+use crate::diagnostic::source::Origin;
 
 /// What went wrong, with enough structure to write a helpful message.
 #[derive(Clone, Debug, PartialEq)]

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::layers::{self, Builtin};
 use super::merge::merge;
-use super::source::{Origin, Source, SourceId, SourceKind, Sources};
 use super::tree::{self, Node, Value};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::source::{Origin, Source, SourceId, SourceKind, Sources};
 
 /// Where the site comes from.
 #[derive(Clone, Debug)]
@@ -137,7 +137,7 @@ fn load_into(sources: &mut Sources, input: &SiteInput) -> Result<Loaded, Diagnos
                     format!("expected {}", super::de::one_of(&choices)),
                 );
             }
-            if let Some(best) = super::validate::did_you_mean(chosen, &choices) {
+            if let Some(best) = crate::diagnostic::did_you_mean(chosen, &choices) {
                 d = d.help(format!("did you mean `\"{best}\"`?"));
             }
             return Err(d);

@@ -68,8 +68,8 @@ pub fn join(path: &str, key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::{Origin, Source, SourceId, SourceKind, Sources};
     use crate::config::tree::{self, Table};
+    use crate::diagnostic::source::{Origin, Source, SourceId, SourceKind, Sources};
     use proptest::prelude::*;
 
     /// Parse each text as a layer and merge them in order.

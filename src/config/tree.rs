@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use toml::de::{DeTable, DeValue};
 
-use super::source::{Origin, SourceId, Sources};
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::source::{Origin, SourceId, Sources};
 
 /// A table: keys in sorted order, so that everything built from it is
 /// deterministic.

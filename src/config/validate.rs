@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::de::{DeError, DeErrorKind, ValueDe, one_of};
 use super::load::Merged;
-use super::source::{Origin, SourceKind, Sources};
 use super::tree::Value;
-use crate::budget;
-use crate::diagnostic::Diagnostic;
+use crate::config::budget;
+use crate::diagnostic::source::{Origin, SourceKind, Sources};
+use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::model::{Ingress, Site};
 
 /// Deserialize and check. All cross-key problems are reported at once.
@@ -176,16 +176,6 @@ fn de_diagnostic(err: &DeError, merged: &Merged) -> Diagnostic {
             d
         }
     }
-}
-
-/// The closest of `candidates` to `word`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (strsim::jaro_winkler(word, c), *c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
 }
 
 fn site_file_name(sources: &Sources) -> String {

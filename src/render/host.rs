@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use serde_json::json;
 use tera::Context;
 
+use super::shared::{STATE_DIR, UID, pretty};
 use super::templates::render;
 use crate::bundle::{Scope, Tree};
-use crate::locks::CloudflareLock;
+use crate::config::locks::CloudflareLock;
 use crate::model::Site;
 
 pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
@@ -246,19 +247,12 @@ fn steps(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, public_ports
 
     let mut ctx = Context::new();
     ctx.insert("health_timeout", &site.stack.health_timeout_secs);
-    ctx.insert("state_dir", super::openclaw::STATE_DIR);
-    ctx.insert("state_uid", &super::openclaw::UID);
+    ctx.insert("state_dir", STATE_DIR);
+    ctx.insert("state_uid", &UID);
     tree.add(
         "steps/90-stack.sh",
         0o755,
         Scope::Stack,
         render("steps/90-stack.sh", &ctx),
     );
-}
-
-/// Pretty JSON with a final newline.
-pub fn pretty(value: &serde_json::Value) -> String {
-    let mut s = serde_json::to_string_pretty(value).expect("JSON value serializes");
-    s.push('\n');
-    s
 }

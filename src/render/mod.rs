@@ -4,15 +4,15 @@
 pub mod cloud_config;
 pub mod host;
 pub mod openclaw;
+pub mod shared;
 pub mod stack;
 pub mod templates;
 
-use crate::bundle::{Bundle, Manifest, ManifestImage, Tree};
-use crate::locks::{CloudflareLock, ImagesLock};
-use crate::model::{ImageRef, Ingress, Site};
+use shared::{RELEASES, release_name};
 
-/// Where releases live on the host.
-pub const RELEASES: &str = "/opt/clawbake/releases";
+use crate::bundle::{Bundle, Manifest, ManifestImage, Tree};
+use crate::config::locks::{CloudflareLock, ImagesLock};
+use crate::model::{ImageRef, Ingress, Site};
 
 /// Every image the site runs, by the name the manifest gives it.
 pub fn images_of(site: &Site) -> Vec<(&'static str, &ImageRef)> {
@@ -104,9 +104,4 @@ pub fn render(
         meta_data,
         image_set: image_set.map(|(path, _)| path),
     }
-}
-
-/// The release directory's name: the build id's first 16 hex digits.
-pub fn release_name(build_id: &str) -> &str {
-    &build_id[..16]
 }

@@ -17,18 +17,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::host::pretty;
-use super::stack::{LITELLM_PORT, proxy_url};
+use super::shared::{LITELLM_PORT, STATE_DIR, pretty, proxy_url};
 use crate::model::{MemoryProvider, Site};
-
-/// OpenClaw's state directory, on the host and in the container alike.
-pub const STATE_DIR: &str = "/var/lib/openclaw";
-/// Where the release's config is mounted read-only in the container.
-pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
-/// The image runs as `node`, uid and gid 1000.
-pub const UID: u32 = 1000;
-/// The gateway's container name; `verify` probes from its network.
-pub const CONTAINER: &str = "openclaw";
 
 /// The gateway's healthcheck. 2026.2.15 has no health endpoint (it came in
 /// 2026.3.1); the Control UI answers `GET /` without auth, so a status

@@ -10,19 +10,14 @@ use serde_json::{Map, Value, json};
 use tera::Context;
 
 use super::openclaw;
+use super::shared::{
+    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, LITELLM_PORT, SOCKET_PROXY_PORT, SQUID_PORT,
+    STATE_DIR, proxy_url,
+};
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
-use crate::locks::CloudflareLock;
+use crate::config::locks::CloudflareLock;
 use crate::model::{Ingress, MemoryProvider, Service, Site};
-
-/// Where the current release's stack files are on the host.
-pub const CURRENT: &str = "/opt/clawbake/current/stack";
-/// Where `clawbake-env` writes each service's secrets.
-pub const ENV_DIR: &str = "/opt/clawbake/secrets/env";
-
-pub const SQUID_PORT: u16 = 3128;
-pub const LITELLM_PORT: u16 = 4000;
-pub const SOCKET_PROXY_PORT: u16 = 2375;
 
 /// An image as the compose file names it: with its digest when pinned.
 pub struct Images {
@@ -248,7 +243,7 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     let mut volumes = json!({
         "openclaw-data": {
             "driver": "local",
-            "driver_opts": { "type": "none", "o": "bind", "device": openclaw::STATE_DIR },
+            "driver_opts": { "type": "none", "o": "bind", "device": STATE_DIR },
         },
     });
     match site.site.ingress {
@@ -304,11 +299,6 @@ pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
     out.into_iter()
         .map(|(name, svc)| (name, u64::from(svc.memory_mib)))
         .collect()
-}
-
-/// Squid on openclaw-net, as containers there reach it.
-pub fn proxy_url() -> String {
-    format!("http://egress:{SQUID_PORT}")
 }
 
 fn socket_proxy(site: &Site, images: &Images) -> Value {
@@ -374,11 +364,11 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
         "image": format!("clawbake/openclaw-gateway:{}", &hashes.gateway_image[..16]),
         "build": { "context": CURRENT, "dockerfile": "gateway.Dockerfile" },
         "pull_policy": "build",
-        "container_name": openclaw::CONTAINER,
+        "container_name": CONTAINER,
         "environment": {
             "HOME": "/home/node",
-            "OPENCLAW_STATE_DIR": openclaw::STATE_DIR,
-            "OPENCLAW_CONFIG_PATH": openclaw::CONFIG_PATH,
+            "OPENCLAW_STATE_DIR": STATE_DIR,
+            "OPENCLAW_CONFIG_PATH": CONFIG_PATH,
             "OPENCLAW_DISABLE_BONJOUR": "1",
             "OPENCLAW_SKIP_BROWSER_CONTROL_SERVER": "1",
             "OPENCLAW_SKIP_CANVAS_HOST": "1",
@@ -392,9 +382,9 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
         },
         "env_file": [format!("{ENV_DIR}/openclaw.env")],
         "volumes": [
-            format!("openclaw-data:{}", openclaw::STATE_DIR),
-            format!("{CURRENT}/openclaw/openclaw.json:{}:ro", openclaw::CONFIG_PATH),
-            format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", openclaw::STATE_DIR),
+            format!("openclaw-data:{}", STATE_DIR),
+            format!("{CURRENT}/openclaw/openclaw.json:{}:ro", CONFIG_PATH),
+            format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", STATE_DIR),
         ],
         "networks": ["openclaw-net", "proxy-net"],
         "depends_on": {

@@ -3,10 +3,7 @@
 //! and images the tests build themselves pushed through its API.
 
 use std::io::Write as _;
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -18,10 +15,7 @@ pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// A free port on 127.0.0.1 (free when asked; the server binds it next).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    clawbake_test_support::free_port().expect("a free port")
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
@@ -68,18 +62,11 @@ pub struct Pushed {
 }
 
 pub struct Registry {
-    child: Child,
+    server: clawbake_test_support::Registry,
     pub port: u16,
     _dir: tempfile::TempDir,
     http: reqwest::Client,
     rt: tokio::runtime::Runtime,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Registry {
@@ -88,56 +75,23 @@ impl Registry {
     pub fn start() -> Option<Registry> {
         let bin = super::tool("docker-registry")?;
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .expect("registry config");
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting docker-registry");
+        let server = clawbake_test_support::Registry::start(&bin, dir.path())
+            .unwrap_or_else(|e| panic!("starting docker-registry: {e}"));
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        let registry = Registry {
-            child,
-            port,
+        Some(Registry {
+            port: server.port,
+            server,
             _dir: dir,
             http: reqwest::Client::new(),
             rt,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let up = registry.rt.block_on(async {
-                registry
-                    .http
-                    .get(format!("{}/v2/", registry.url()))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            });
-            if up {
-                return Some(registry);
-            }
-            assert!(Instant::now() < deadline, "docker-registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        })
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     /// Upload a blob: POST starts an upload, PUT with the digest ends it.

@@ -55,7 +55,7 @@ impl Base {
 /// The offline guest, from the cache or built now.
 pub fn debian(cache: &Cache, repo: &Path, preload: &Path) -> Result<Base> {
     let script = repo.join("vm-tests/images/base-debian.sh");
-    let preload_digest = clawbake::imageset::sha256_file(preload)
+    let preload_digest = clawbake::pin::imageset::sha256_file(preload)
         .context(format_args!("hashing {}", preload.display()))?;
     let key = Key::default().file(&script)?.text(&preload_digest).hex();
     let (dir, built) = cache.entry("debian13", &key, |dir| {
@@ -105,7 +105,7 @@ pub fn ubuntu_download(cache: &Cache) -> Result<PathBuf> {
         if !status.success() {
             bail!("downloading {UBUNTU_URL} failed ({status})");
         }
-        let got = clawbake::imageset::sha256_file(&out).context("hashing the download")?;
+        let got = clawbake::pin::imageset::sha256_file(&out).context("hashing the download")?;
         if got != format!("sha256:{pinned}") {
             bail!("{UBUNTU_URL} has {got}, but CLAWBAKE_UBUNTU_IMAGE_SHA256 pins sha256:{pinned}");
         }

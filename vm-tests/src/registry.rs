@@ -7,13 +7,12 @@
 //! config digest.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use clawbake::imageset::{self, RuntimeConfig};
-use clawbake::transport::ssh::Connection;
+use clawbake::host::transport::ssh::Connection;
+use clawbake::pin::imageset::{self, RuntimeConfig};
+use clawbake_test_support::Registry;
 
 use crate::error::{Context, Error, Result};
 use crate::{bail, site};
@@ -40,19 +39,6 @@ image = \"clawbake-test/registry-probe:1\"
 helper_image = \"clawbake-test/registry-probe:1\"
 ";
 
-/// `docker-registry serve` with its storage in `dir`; killed on drop.
-struct Registry {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn tool(name: &str) -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -66,41 +52,9 @@ fn tool(name: &str) -> Result<PathBuf> {
         })
 }
 
-impl Registry {
-    fn start(dir: &Path) -> Result<Registry> {
-        let bin = tool("docker-registry")?;
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("finding a free port for the registry")?
-            .port();
-        let config = dir.join("registry.yml");
-        fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
-                 storage:\n  filesystem:\n    rootdirectory: {}\n\
-                 http:\n  addr: 127.0.0.1:{port}\n",
-                dir.join("registry-data").display()
-            ),
-        )
-        .context("writing the registry's config")?;
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting docker-registry")?;
-        let registry = Registry { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() > deadline {
-                bail!("docker-registry did not listen on 127.0.0.1:{port} within 30s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(registry)
-    }
+fn start_registry(dir: &Path) -> Result<Registry> {
+    let bin = tool("docker-registry")?;
+    Registry::start(&bin, dir).context("starting docker-registry")
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<String> {
@@ -159,7 +113,7 @@ pub fn load_in_guest(
     conn: &Connection,
 ) -> Result<String> {
     fs::create_dir_all(dir).context("creating the registry check's directory")?;
-    let registry = Registry::start(dir)?;
+    let registry = start_registry(dir)?;
     let config = push(dir, &registry)?;
     let site = site::write(repo, dir, key, |t| format!("{t}\n{SITE_IMAGES}"))?;
     let mirror = format!("docker.io=http://127.0.0.1:{}", registry.port);

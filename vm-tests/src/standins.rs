@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clawbake::imageset::{self, RuntimeConfig};
+use clawbake::pin::imageset::{self, RuntimeConfig};
 
 use crate::cache::{Cache, Key};
 use crate::error::{Context, Result};

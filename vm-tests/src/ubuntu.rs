@@ -30,7 +30,7 @@ runcmd:
 pub fn provider_image(cache: &Cache, preload: &Path) -> Result<Base> {
     let image = base::ubuntu_download(cache)?;
     let digest =
-        clawbake::imageset::sha256_file(preload).context("hashing the stand-in archive")?;
+        clawbake::pin::imageset::sha256_file(preload).context("hashing the stand-in archive")?;
     let key = Key::default()
         .text(&image.display().to_string())
         .text(&digest)

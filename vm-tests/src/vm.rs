@@ -16,8 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clawbake::transport::ssh::{Connection, Options, SshError};
-use clawbake::transport::target::Target;
+use clawbake::host::transport::ssh::{Connection, Options, SshError};
+use clawbake::host::transport::target::Target;
 
 use crate::accel::Accel;
 use crate::base::Base;

@@ -5,12 +5,12 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use clawbake::transport::ssh::Connection;
+use clawbake::host::transport::ssh::Connection;
 
-use super::{Prepared, Scenario, cloud_init};
+use super::checks::{self, clawbake};
+use super::scenario::{Prepared, Scenario};
 use crate::context::Context;
 use crate::error::{Context as _, Error, Result};
 use crate::report::{Checks, Timings};
@@ -57,59 +57,12 @@ fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
     Ok(Prepared {
         seed,
         key,
-        admin_port: cloud_init::admin_port(&dist)?,
+        admin_port: checks::admin_port(&dist)?,
         dist,
         site: site_file,
         same_admin_port: true,
         provisioned: false,
     })
-}
-
-/// `clawbake COMMAND --host root@127.0.0.1:PORT SITE`, with the VM's key
-/// and `known_hosts`; its exit code and output (also echoed, indented).
-pub fn clawbake(
-    ctx: &Context,
-    vm: &Vm,
-    prep: &Prepared,
-    command: &str,
-    port: u16,
-    site: &Path,
-) -> Result<(i32, String, Duration)> {
-    let mut cmd = Command::new(&ctx.clawbake);
-    cmd.arg(command)
-        .arg("--host")
-        .arg(format!("root@127.0.0.1:{port}"))
-        .arg("--identity")
-        .arg(&prep.key)
-        .arg("--known-hosts")
-        .arg(vm.known_hosts())
-        .arg(site);
-    if let Some(fp) = vm.host_key() {
-        cmd.arg("--accept-host-key").arg(fp);
-    }
-    if command == "provision" {
-        // Emulated, ufw alone can take over a minute: more time before the
-        // lock-out guard reverts the SSH port.
-        cmd.arg("--guard").arg("600");
-    }
-    if command == "provision" || command == "rollback" {
-        cmd.arg("--log")
-            .arg(vm.dir.join(format!("clawbake-{command}.log")));
-    }
-    let started = Instant::now();
-    let out = cmd
-        .output()
-        .context(format_args!("running clawbake {command}"))?;
-    let took = started.elapsed();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for line in text.lines() {
-        crate::report::out(&format!("    | {line}"));
-    }
-    Ok((out.status.code().unwrap_or(-1), text, took))
 }
 
 /// Boot, wait for the key-only cloud-init, then `clawbake provision`.
@@ -170,19 +123,6 @@ pub fn provision_fresh(
     Ok(())
 }
 
-/// `clawbake verify` through the admin port's forward, as one check.
-pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
-    let (code, _, _) = clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
-    checks.check("clawbake verify passes", || {
-        if code == 0 {
-            Ok(String::new())
-        } else {
-            bail!("exit code {code}")
-        }
-    });
-    Ok(())
-}
-
 /// The harness's own checks, on the admin port. (`clawbake verify` has
 /// run already: `provision` ends with it and fails when a check fails.)
 pub fn harness_checks(
@@ -191,11 +131,11 @@ pub fn harness_checks(
     prep: &Prepared,
     checks: &mut Checks,
 ) -> Result<()> {
-    let healthy = cloud_init::wait_healthy(conn, Duration::from_secs(300));
+    let healthy = checks::wait_healthy(conn, Duration::from_secs(300));
     checks.check("every service of the stack is healthy", || healthy);
-    cloud_init::host_checks(vm, conn, prep, checks);
-    cloud_init::system_checks(conn, prep, checks);
-    cloud_init::stack_checks(conn, checks)
+    checks::host_checks(vm, conn, prep, checks);
+    checks::system_checks(conn, prep, checks);
+    checks::stack_checks(conn, checks)
 }
 
 fn run(

@@ -7,10 +7,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use clawbake::transport::ssh::Connection;
+use clawbake::host::transport::ssh::Connection;
 
-use super::provision::{self, clawbake};
-use super::{Prepared, Scenario};
+use super::checks::{self, clawbake};
+use super::provision;
+use super::scenario::{Prepared, Scenario};
 use crate::context::Context;
 use crate::error::{Context as _, Error, Result};
 use crate::report::{Checks, Timings};
@@ -152,9 +153,9 @@ fn run(
     });
     // Back on the first release: the stack as verified, by clawbake's own
     // checks (the provision scenario ran the harness's on this release).
-    let healthy = super::cloud_init::wait_healthy(&conn, Duration::from_secs(300));
+    let healthy = checks::wait_healthy(&conn, Duration::from_secs(300));
     checks.check("every service of the stack is healthy", || healthy);
-    provision::clawbake_verify(vm, ctx, prep, checks)
+    checks::clawbake_verify(vm, ctx, prep, checks)
 }
 
 /// The longest stretch between a failed poll and the next success.

@@ -1,11 +1,14 @@
 //! The terminal: the one module that prints. Library code returns values
-//! and errors; this turns them into what a person reads.
+//! and errors; this turns them into what a person reads: summaries and
+//! tables here, progress bars in [`progress`].
+
+pub mod progress;
 
 use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 use std::path::Path;
 
-use crate::budget;
+use crate::config::budget;
 use crate::pipeline::Built;
 
 /// User-data limits of providers' paste boxes, in bytes of raw text.
@@ -107,124 +110,14 @@ pub fn unpinned_warning(built: &Built) -> String {
     s
 }
 
-/// The time now as `YYYY-MM-DDTHH:MM:SSZ`, for logs.
-pub fn now_utc() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = i64::try_from(days).unwrap_or(0) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Progress on stderr: a spinner per step with its elapsed time on a
-/// terminal, plain lines otherwise (logs, CI).
-pub struct StepProgress {
-    bar: std::sync::Mutex<Option<indicatif::ProgressBar>>,
-    tty: bool,
-}
-
-impl StepProgress {
-    pub fn new() -> StepProgress {
-        StepProgress {
-            bar: std::sync::Mutex::new(None),
-            tty: std::io::stderr().is_terminal(),
-        }
-    }
-
-    fn finish_bar(&self) {
-        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
-            bar.finish_and_clear();
-        }
-    }
-
-    fn spinner(&self, message: String) {
-        self.finish_bar();
-        if !self.tty {
-            return;
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                .expect("a valid template"),
-        );
-        bar.set_message(message);
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        *self.bar.lock().expect("progress lock") = Some(bar);
-    }
-}
-
-impl Default for StepProgress {
-    fn default() -> Self {
-        StepProgress::new()
-    }
-}
-
-impl crate::provision::Progress for StepProgress {
-    fn phase(&self, what: &str) {
-        if self.tty {
-            self.spinner(what.to_owned());
-        } else {
-            eprintln!("{what}");
-        }
-    }
-
-    fn step_started(&self, index: usize, total: usize, name: &str) {
-        let message = format!("[{index}/{total}] {name}");
-        if self.tty {
-            self.spinner(message);
-        } else {
-            eprintln!("{message}: running");
-        }
-    }
-
-    fn step_finished(&self, name: &str, elapsed: std::time::Duration, exit_code: i32) {
-        self.finish_bar();
-        let secs = elapsed.as_secs_f64();
-        if exit_code == 0 {
-            eprintln!("  done    {name} ({secs:.1}s)");
-        } else {
-            eprintln!("  FAILED  {name} (exit code {exit_code}, after {secs:.1}s)");
-        }
-    }
-
-    fn note(&self, line: &str) {
-        let bar = self.bar.lock().expect("progress lock");
-        match bar.as_ref() {
-            Some(b) => b.println(format!("  note: {line}")),
-            None => eprintln!("  note: {line}"),
-        }
-    }
-}
-
-impl Drop for StepProgress {
-    fn drop(&mut self) {
-        self.finish_bar();
-    }
-}
-
-fn change_lines(changes: &[crate::plan::Change]) -> String {
+fn change_lines(changes: &[crate::host::plan::Change]) -> String {
     let mut out = String::new();
     for c in changes {
         let _ = writeln!(
             out,
             "  {:<8} {:<5} {}",
             format!("{:?}", c.kind).to_lowercase(),
-            crate::provision::scope_name(c.scope),
+            c.scope.name(),
             c.path
         );
     }
@@ -232,8 +125,8 @@ fn change_lines(changes: &[crate::plan::Change]) -> String {
 }
 
 /// What `plan` prints for a decision.
-pub fn plan_summary(decision: &crate::plan::Decision, target: &str, release: &str) -> String {
-    use crate::plan::Decision;
+pub fn plan_summary(decision: &crate::host::plan::Decision, target: &str, release: &str) -> String {
+    use crate::host::plan::Decision;
     match decision {
         Decision::FirstProvision => format!(
             "{target} has no clawbake release: provision would apply every step of release {release}\n"
@@ -258,7 +151,7 @@ pub fn plan_summary(decision: &crate::plan::Decision, target: &str, release: &st
                     } else {
                         "missing"
                     },
-                    crate::provision::on_host(&d.path)
+                    crate::host::remote::on_host(&d.path)
                 );
             }
             out
@@ -267,8 +160,8 @@ pub fn plan_summary(decision: &crate::plan::Decision, target: &str, release: &st
 }
 
 /// What `provision` and `rollback` print when they are done.
-pub fn provision_summary(report: &crate::provision::Report, target: &str, log: &Path) -> String {
-    use crate::plan::Decision;
+pub fn provision_summary(report: &crate::host::apply::Report, target: &str, log: &Path) -> String {
+    use crate::host::plan::Decision;
     let secs = report.elapsed.as_secs_f64();
     let what = match &report.decision {
         Decision::NoChange => format!("{target} already runs this release: nothing to do"),
@@ -289,8 +182,8 @@ pub fn provision_summary(report: &crate::provision::Report, target: &str, log: &
 }
 
 /// Checks as aligned `PASS`/`WARN`/`FAIL` lines.
-pub fn checks(checks: &[crate::verify::Check]) -> String {
-    use crate::verify::Status;
+pub fn checks(checks: &[crate::host::verify::Check]) -> String {
+    use crate::host::verify::Status;
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for c in checks {
@@ -375,45 +268,4 @@ pub fn saved_images(saved: &crate::pin::SavedImages) -> String {
         saved.blobs,
         saved.archive.display()
     )
-}
-
-/// A byte progress bar on stderr for downloads; invisible when stderr is
-/// not a terminal, so scripts and tests see only the result.
-#[derive(Clone)]
-pub struct DownloadBar(indicatif::ProgressBar);
-
-impl DownloadBar {
-    pub fn new() -> DownloadBar {
-        if !std::io::stderr().is_terminal() {
-            return DownloadBar(indicatif::ProgressBar::hidden());
-        }
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} downloading [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        DownloadBar(bar)
-    }
-
-    pub fn finish(&self) {
-        self.0.finish_and_clear();
-    }
-}
-
-impl Default for DownloadBar {
-    fn default() -> DownloadBar {
-        DownloadBar::new()
-    }
-}
-
-impl crate::registry::Progress for DownloadBar {
-    fn add_total(&self, bytes: u64) {
-        self.0.inc_length(bytes);
-    }
-    fn advance(&self, bytes: u64) {
-        self.0.inc(bytes);
-    }
 }

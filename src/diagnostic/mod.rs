@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
-use crate::config::source::{Origin, Sources};
+pub mod source;
+
+use source::{Origin, Sources};
 
 /// One problem with the input, with everything needed to explain it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,4 +152,14 @@ pub fn render_all(diagnostics: &[Diagnostic], sources: &Sources, color: bool) ->
         );
     }
     out
+}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(word, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }

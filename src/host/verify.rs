@@ -4,13 +4,13 @@
 
 use serde::Serialize;
 
+use super::remote::{self, Host};
 use crate::bundle::Bundle;
 use crate::error::Error;
+use crate::host::plan::{self, Decision};
+use crate::host::secrets;
 use crate::model::Site;
-use crate::plan::{self, Decision};
-use crate::provision::{self, Host};
 use crate::render;
-use crate::secrets;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -61,11 +61,11 @@ pub const AUTH_PROBE: &str = "fetch(process.argv[1], { method: \"POST\", headers
 
 /// `docker exec` a probe in the gateway container.
 fn in_gateway(script: &str, args: &[&str]) -> String {
-    let q = crate::transport::ssh::shell_quote;
+    let q = crate::host::transport::ssh::shell_quote;
     let args: Vec<String> = args.iter().map(|a| q(a)).collect();
     format!(
         "docker exec {} node -e {} {} 2>&1 || true",
-        render::openclaw::CONTAINER,
+        render::shared::CONTAINER,
         q(script),
         args.join(" ")
     )
@@ -84,19 +84,19 @@ pub async fn run(host: &Host, site: &Site, bundle: &Bundle) -> Result<Vec<Check>
 
 /// The release the host runs, and whether its files are still its own.
 async fn release(host: &Host, bundle: &Bundle, out: &mut Vec<Check>) -> Result<(), Error> {
-    let state = provision::host_state(host).await?;
+    let state = remote::host_state(host).await?;
     let release = match &state.current {
         None => check("release", false, "no clawbake release on the host"),
         Some(m) => check(
             "release",
             m.build_id == bundle.manifest.build_id,
             if m.build_id == bundle.manifest.build_id {
-                format!("runs {}", render::release_name(&m.build_id))
+                format!("runs {}", render::shared::release_name(&m.build_id))
             } else {
                 format!(
                     "runs {}, the site builds {}",
-                    render::release_name(&m.build_id),
-                    render::release_name(&bundle.manifest.build_id)
+                    render::shared::release_name(&m.build_id),
+                    render::shared::release_name(&bundle.manifest.build_id)
                 )
             },
         ),
@@ -106,7 +106,7 @@ async fn release(host: &Host, bundle: &Bundle, out: &mut Vec<Check>) -> Result<(
         let drift = match plan::decide(current, &state) {
             Decision::Drift { drift } => drift
                 .iter()
-                .map(|d| provision::on_host(&d.path))
+                .map(|d| remote::on_host(&d.path))
                 .collect::<Vec<_>>()
                 .join(", "),
             _ => String::new(),
@@ -217,7 +217,7 @@ pub fn concurrently(commands: &[String]) -> String {
 
 /// Egress and auth, probed from inside the gateway's network, all at once.
 async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
-    let proxy = format!("{}", render::stack::SQUID_PORT);
+    let proxy = format!("{}", render::shared::SQUID_PORT);
     // CONNECT, as HTTPS clients do: squid.conf refuses every other port
     // whatever the whitelist says, so only CONNECT tests the whitelist.
     let connect = |domain: &str| {

@@ -2,9 +2,9 @@
 //! anything on it is touched. One command gathers the facts; the checks are
 //! pure, so each refusal is tested without a host.
 
-use crate::budget;
+use crate::config::budget;
+use crate::host::transport::ssh::{Connection, SshError};
 use crate::model::{DockerSource, Site};
-use crate::transport::ssh::{Connection, SshError};
 
 /// The one command that gathers every fact, as `key=value` lines.
 pub const GATHER: &str = r#". /etc/os-release 2>/dev/null

@@ -6,7 +6,6 @@
 //! Nothing here prints; progress goes to a [`Progress`] and every byte the
 //! host sends back goes to the run's [`Log`].
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -14,18 +13,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::bundle::{Bundle, Manifest, Scope};
+use super::plan::{self, Decision, HostState};
+use super::preflight;
+use super::remote::{Access, Host, STATE, host_state, on_host};
+use super::transport::ssh::shell_quote;
+use super::transport::target::Target;
+use crate::bundle::{Bundle, Manifest};
 use crate::error::{Error, code};
-use crate::plan::{self, Decision, HostState};
-use crate::preflight::{self, Facts};
-use crate::render::RELEASES;
-use crate::transport::ssh::{Options, SshError, shell_quote};
-use crate::transport::target::Target;
-use crate::transport::worker::Remote;
+use crate::render::shared::RELEASES;
 
-/// The release `current` points to, and what the host applied last.
-pub const CURRENT: &str = "/opt/clawbake/current";
-pub const STATE: &str = "/var/lib/clawbake/state.json";
 /// How many releases to keep on the host, the current one included.
 pub const KEEP_RELEASES: usize = 5;
 /// Steps that make up a stack release; all others touch the host.
@@ -87,161 +83,6 @@ impl Log {
     }
 }
 
-/// How to reach the host.
-#[derive(Clone, Debug)]
-pub struct Access {
-    pub target: Target,
-    pub options: Options,
-}
-
-/// A connection plus what every command on it needs: `sudo` or not.
-pub struct Host {
-    pub remote: Remote,
-    pub access: Access,
-    pub facts: Facts,
-}
-
-impl Host {
-    pub async fn connect(access: &Access, ssh_port: u16) -> Result<Host, Error> {
-        let remote = Remote::open(&access.target, &access.options)
-            .await
-            .map_err(|e| hint_port(e, &access.target, ssh_port))?;
-        let facts = remote.call(Facts::gather).await.map_err(Error::Ssh)?;
-        Ok(Host {
-            remote,
-            access: access.clone(),
-            facts,
-        })
-    }
-
-    /// `command` as root: through `sudo -n` when the user is not root.
-    pub fn as_root(&self, command: &str) -> String {
-        if self.facts.root {
-            command.to_owned()
-        } else {
-            format!("sudo -n sh -c {}", shell_quote(command))
-        }
-    }
-
-    pub async fn root_output(&self, command: &str) -> Result<String, Error> {
-        self.remote
-            .output(self.as_root(command))
-            .await
-            .map_err(Error::Ssh)
-    }
-
-    /// A directory only the login user can read, for uploads on their way
-    /// to a root-owned place (SFTP writes as the login user).
-    pub async fn private_tmp(&self) -> Result<String, Error> {
-        let dir = self
-            .remote
-            .output("umask 077 && mktemp -d /tmp/clawbake.XXXXXXXX".into())
-            .await?;
-        Ok(dir.trim().to_owned())
-    }
-
-    /// Write `bytes` to `path` as root with `mode`: uploaded into a private
-    /// temporary directory, checked, then installed in place.
-    pub async fn install(&self, path: &str, bytes: Vec<u8>, mode: u32) -> Result<(), Error> {
-        let dir = self.private_tmp().await?;
-        let tmp = format!("{dir}/upload");
-        let uploaded = self.remote.upload(tmp.clone(), bytes, 0o600).await;
-        let installed = match uploaded {
-            Ok(()) => {
-                self.root_output(&format!(
-                    "install -D -m {mode:o} -o root -g root {} {}",
-                    shell_quote(&tmp),
-                    shell_quote(path)
-                ))
-                .await
-            }
-            Err(e) => Err(Error::Ssh(e)),
-        };
-        let _ = self
-            .remote
-            .output(format!("rm -rf -- {}", shell_quote(&dir)))
-            .await;
-        installed.map(drop)
-    }
-}
-
-/// When the host is not answering on the port given but the site moves
-/// sshd elsewhere, say which port to try.
-fn hint_port(e: SshError, target: &Target, ssh_port: u16) -> Error {
-    match &e {
-        SshError::Unreachable { .. } | SshError::Timeout { .. } if target.port != ssh_port => {
-            Error::Host {
-                code: e.code(),
-                message: e.to_string(),
-                detail: String::new(),
-                help: Some(format!(
-                    "a provisioned host listens for SSH on port {ssh_port}: `--host {}@{}:{ssh_port}`",
-                    target.user,
-                    target.bracketed_host()
-                )),
-            }
-        }
-        _ => Error::Ssh(e),
-    }
-}
-
-/// The host's side of the plan: the current release's manifest and what
-/// each of its files hashes to on the host now.
-pub async fn host_state(host: &Host) -> Result<HostState, Error> {
-    let text = host
-        .root_output(&format!(
-            "if [ -f {CURRENT}/manifest.json ]; then cat {CURRENT}/manifest.json; fi"
-        ))
-        .await?;
-    if text.trim().is_empty() {
-        return Ok(HostState::default());
-    }
-    let current: Manifest = serde_json::from_str(&text).map_err(|e| Error::Host {
-        code: code::DRIFT,
-        message: format!("the host's {CURRENT}/manifest.json is not a clawbake manifest: {e}"),
-        detail: String::new(),
-        help: Some("the host was changed by hand; provision a fresh server".into()),
-    })?;
-    let paths: Vec<String> = current.files.iter().map(|f| on_host(&f.path)).collect();
-    let quoted: Vec<String> = paths.iter().map(|p| shell_quote(p)).collect();
-    // Missing files make sha256sum exit 1; the ones it could read are
-    // still printed, and a missing one is drift like any other.
-    let sums = host
-        .root_output(&format!(
-            "sha256sum -- {} 2>/dev/null; true",
-            quoted.join(" ")
-        ))
-        .await?;
-    let by_path: BTreeMap<&str, &str> = sums
-        .lines()
-        .filter_map(|l| l.split_once("  "))
-        .map(|(sum, path)| (path, sum))
-        .collect();
-    let observed = current
-        .files
-        .iter()
-        .zip(&paths)
-        .filter_map(|(f, p)| {
-            by_path
-                .get(p.as_str())
-                .map(|s| (f.path.clone(), (*s).to_owned()))
-        })
-        .collect();
-    Ok(HostState {
-        current: Some(current),
-        observed,
-    })
-}
-
-/// Where a release file lives on the host: host files at their installed
-/// path, everything else in the current release.
-pub fn on_host(path: &str) -> String {
-    match path.strip_prefix("host/") {
-        Some(rest) => format!("/{rest}"),
-        None => format!("{CURRENT}/{path}"),
-    }
-}
-
 /// The release tree and its manifest as one gzipped tar, for one upload.
 pub fn release_archive(bundle: &Bundle) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -273,7 +114,7 @@ pub fn release_archive(bundle: &Bundle) -> Vec<u8> {
 pub fn release_dir(manifest: &Manifest) -> String {
     format!(
         "{RELEASES}/{}",
-        crate::render::release_name(&manifest.build_id)
+        crate::render::shared::release_name(&manifest.build_id)
     )
 }
 
@@ -480,7 +321,7 @@ pub async fn run_step(
             }
         }
     };
-    result.map_err(Error::Ssh)?;
+    result.map_err(Error::from)?;
     let mut lines = tail.finish();
     // The step's own status, printed last by the wrapper above.
     let exit = lines
@@ -519,7 +360,7 @@ pub fn refusal(decision: &Decision) -> Option<Error> {
                 .into(),
             detail: changes
                 .iter()
-                .map(|c| format!("{:<8} {:<5} {}", format!("{:?}", c.kind).to_lowercase(), scope_name(c.scope), c.path))
+                .map(|c| format!("{:<8} {:<5} {}", format!("{:?}", c.kind).to_lowercase(), c.scope.name(), c.path))
                 .collect::<Vec<_>>()
                 .join("\n"),
             help: Some(
@@ -545,13 +386,6 @@ pub fn refusal(decision: &Decision) -> Option<Error> {
             ),
         }),
         _ => None,
-    }
-}
-
-pub fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Host => "host",
-        Scope::Stack => "stack",
     }
 }
 
@@ -682,7 +516,7 @@ pub async fn provision(
         "provision of build {} to {} at {}",
         bundle.manifest.build_id,
         access.target,
-        crate::ui::now_utc()
+        crate::clock::now_utc()
     ));
     let mut host = Host::connect(access, ssh_port).await?;
     progress.phase("checking the host");
@@ -743,7 +577,7 @@ pub async fn provision(
         }
     }
     progress.phase("pruning old releases");
-    host.root_output(&prune_command(crate::render::release_name(
+    host.root_output(&prune_command(crate::render::shared::release_name(
         &bundle.manifest.build_id,
     )))
     .await?;
@@ -772,7 +606,7 @@ async fn confirm_access(
         .remote
         .call(|c| Ok(c.host_key_fingerprint()))
         .await
-        .map_err(Error::Ssh)?;
+        .map_err(Error::from)?;
     let mut access = old.access.clone();
     access.target = match &settings.admin_endpoint {
         Some((host, port)) => Target {
@@ -844,7 +678,10 @@ pub async fn rollback(
             "the host has applied only one release",
         ));
     };
-    let dir = format!("{RELEASES}/{}", crate::render::release_name(&previous));
+    let dir = format!(
+        "{RELEASES}/{}",
+        crate::render::shared::release_name(&previous)
+    );
     let text = host
         .root_output(&format!("cat {dir}/manifest.json 2>/dev/null || true"))
         .await?;

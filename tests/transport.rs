@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clawbake::transport::ssh::{Connection, Options, SshError, fingerprint};
-use clawbake::transport::target::Target;
+use clawbake::host::transport::ssh::{Connection, Options, SshError, fingerprint};
+use clawbake::host::transport::target::Target;
 
 struct Sshd {
     dir: tempfile::TempDir,
@@ -382,7 +382,7 @@ fn fingerprints_match_openssh() {
 
 #[test]
 fn preflight_reads_the_host_over_ssh_and_refuses_what_it_cannot_serve() {
-    use clawbake::preflight::{Facts, check};
+    use clawbake::host::preflight::{Facts, check};
     let Some(server) = Sshd::start() else { return };
     let conn = server.connect();
     let facts = Facts::gather(&conn).unwrap();

@@ -7,26 +7,34 @@
 //! scope=..`, where to get a pull token; nothing here knows any registry's
 //! token server by name. Async on reqwest (rustls); nothing here prints,
 //! progress goes through [`Progress`].
+//!
+//! [`location`] says where an image lives, [`manifest`] what a manifest
+//! holds, [`http`] how every request is made and its failures told.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, RANGE, WWW_AUTHENTICATE};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RANGE, WWW_AUTHENTICATE};
 use reqwest::{StatusCode, Url};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::Error;
 use crate::model::ImageRef;
 
-/// Media types of image indexes (multi-platform) and of image manifests.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub mod http;
+pub mod location;
+pub mod manifest;
+
+pub use http::{DOWNLOAD_HELP, check_status, describe, http_client, network};
+use http::{bearer_params, header};
+pub use location::{Location, checked_url, locate, parse_mirror};
+use manifest::amd64_of;
+pub use manifest::{
+    DOCKER_LIST, DOCKER_MANIFEST, Descriptor, Manifest, OCI_INDEX, OCI_MANIFEST, sha256_digest,
+};
 
 /// How to reach registries: overrides per registry, and patience.
 #[derive(Clone, Debug)]
@@ -51,175 +59,6 @@ pub struct NoProgress;
 impl Progress for NoProgress {
     fn add_total(&self, _: u64) {}
     fn advance(&self, _: u64) {}
-}
-
-/// The registry name a site uses for Docker Hub, whatever its spelling.
-const DOCKER_HUB: &str = "docker.io";
-
-/// Parse `REGISTRY=URL`, as `--registry-mirror` and
-/// `CLAWBAKE_REGISTRY_MIRRORS` (comma-separated) take it.
-pub fn parse_mirror(s: &str) -> Result<(String, Url), Error> {
-    let bad = |why: String| Error::Message {
-        message: format!("invalid registry mirror `{s}`: {why}"),
-        help: Some("write `REGISTRY=URL`, e.g. `docker.io=https://mirror.example.com`".to_owned()),
-    };
-    let Some((registry, url)) = s.split_once('=') else {
-        return Err(bad("there is no `=`".to_owned()));
-    };
-    let url = checked_url(url).map_err(bad)?;
-    Ok((canonical_registry(registry.trim()), url))
-}
-
-/// A URL clawbake may fetch from: https, or plain http to this machine only.
-pub fn checked_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("`{s}` is not a URL ({e})"))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "plain `http://` is only allowed for loopback addresses; use `https://` for `{}`",
-            url.host_str().unwrap_or("")
-        )),
-        other => Err(format!("`{other}` URLs are not supported; use `https://`")),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let host = url.host_str().unwrap_or("");
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn canonical_registry(r: &str) -> String {
-    match r {
-        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-/// Where an image lives: its registry, its repository there, and the URL
-/// requests go to.
-#[derive(Clone, Debug)]
-pub struct Location {
-    /// `docker.io`, `ghcr.io`, `registry.example.com:5000`.
-    pub registry: String,
-    /// `library/caddy`, `openclaw/openclaw`.
-    pub repository: String,
-    pub base: Url,
-}
-
-impl Location {
-    /// The host (and port) requests go to, for messages.
-    pub fn host(&self) -> String {
-        let host = self.base.host_str().unwrap_or("");
-        match self.base.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_owned(),
-        }
-    }
-
-    /// The full reference `docker load` names the image by.
-    pub fn full_name(&self, tag: &str) -> String {
-        format!("{}/{}:{tag}", self.registry, self.repository)
-    }
-
-    fn url(&self, kind: &str, reference: &str) -> String {
-        let base = self.base.as_str().trim_end_matches('/');
-        format!("{base}/v2/{}/{kind}/{reference}", self.repository)
-    }
-}
-
-/// Where `image` is fetched from, given the mirrors.
-pub fn locate(image: &ImageRef, mirrors: &BTreeMap<String, Url>) -> Location {
-    let (registry, mut repository) = match image.name.split_once('/') {
-        Some((first, rest))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            (canonical_registry(first), rest.to_owned())
-        }
-        _ => (DOCKER_HUB.to_owned(), image.name.clone()),
-    };
-    if registry == DOCKER_HUB && !repository.contains('/') {
-        repository = format!("library/{repository}");
-    }
-    let base = mirrors.get(&registry).cloned().unwrap_or_else(|| {
-        let host = if registry == DOCKER_HUB {
-            "registry-1.docker.io"
-        } else {
-            &registry
-        };
-        Url::parse(&format!("https://{host}")).expect("a registry name makes a URL")
-    });
-    Location {
-        registry,
-        repository,
-        base,
-    }
-}
-
-/// A manifest as the registry served it, checked against its digest.
-#[derive(Clone, Debug)]
-pub struct Manifest {
-    pub digest: String,
-    pub media_type: String,
-    pub bytes: Vec<u8>,
-}
-
-/// An image manifest's blobs: its config, then its layers in order.
-#[derive(Clone, Debug)]
-pub struct Descriptor {
-    pub digest: String,
-    pub size: u64,
-}
-
-impl Manifest {
-    fn json(&self) -> Result<serde_json::Value, String> {
-        serde_json::from_slice(&self.bytes).map_err(|e| format!("the manifest is not JSON ({e})"))
-    }
-
-    pub fn is_index(&self) -> bool {
-        self.media_type == OCI_INDEX || self.media_type == DOCKER_LIST
-    }
-
-    /// The config and the layers of an image manifest.
-    pub fn blobs(&self) -> Result<(Descriptor, Vec<Descriptor>), String> {
-        let json = self.json()?;
-        let desc = |v: &serde_json::Value| -> Result<Descriptor, String> {
-            let digest = v["digest"].as_str().filter(|d| is_digest(d));
-            match (digest, v["size"].as_u64()) {
-                (Some(d), Some(size)) => Ok(Descriptor {
-                    digest: d.to_owned(),
-                    size,
-                }),
-                _ => {
-                    Err("the manifest has a descriptor without a sha256 digest and size".to_owned())
-                }
-            }
-        };
-        let config = desc(&json["config"])?;
-        let layers = json["layers"]
-            .as_array()
-            .ok_or("the manifest lists no layers")?
-            .iter()
-            .map(desc)
-            .collect::<Result<_, _>>()?;
-        Ok((config, layers))
-    }
-}
-
-fn is_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
-}
-
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 /// The registry client. Cheap to clone; clones share tokens.
@@ -408,7 +247,9 @@ impl Client {
         let hex = blob.digest.trim_start_matches("sha256:");
         let done = dir.join(hex);
         if done.exists() {
-            if crate::imageset::sha256_file(&done).map_err(io("reading", &done))? == blob.digest {
+            if crate::pin::imageset::sha256_file(&done).map_err(io("reading", &done))?
+                == blob.digest
+            {
                 progress.advance(blob.size);
                 return Ok(done);
             }
@@ -606,257 +447,4 @@ impl Client {
 enum Failed {
     Io(Error),
     Net(String),
-}
-
-/// The HTTP client every fetch uses: rustls, bounded waits, no cookies.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .connect_timeout(timeout)
-        .read_timeout(timeout)
-        .user_agent(concat!("clawbake/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Network {
-            action: "setting up the HTTP client".to_owned(),
-            detail: e.to_string(),
-            help: None,
-        })
-}
-
-/// The help of a failed blob download: what arrived is kept for next time.
-pub const DOWNLOAD_HELP: &str = "run the command again when the registry answers: verified blobs are cached and a cut download resumes where it stopped; no lock file was changed";
-
-/// A network failure, with the help every one of them shares.
-pub fn network(action: String, detail: String) -> Error {
-    Error::Network {
-        action,
-        detail,
-        help: Some(
-            "check the network, the name and the URL, then run the command again; no lock file was changed"
-                .to_owned(),
-        ),
-    }
-}
-
-/// An error status as a message, with the registry's own error code if it
-/// sent one (`{"errors":[{"code":"MANIFEST_UNKNOWN","message":..}]}`).
-pub async fn check_status(
-    response: reqwest::Response,
-    url: &str,
-) -> Result<reqwest::Response, String> {
-    let status = response.status();
-    if status.is_success() {
-        return Ok(response);
-    }
-    let body = response.text().await.unwrap_or_default();
-    let mut detail = format!("{url} answered {status}");
-    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&body) {
-        if let Some(first) = json["errors"].as_array().and_then(|e| e.first()) {
-            let code = first["code"].as_str().unwrap_or("");
-            let message = first["message"].as_str().unwrap_or("");
-            let _ = write!(detail, " ({code}: {message})");
-        }
-    }
-    Err(detail)
-}
-
-/// A reqwest error in a few plain words.
-pub fn describe(e: &reqwest::Error, url: &str, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("{url} did not answer within {}", seconds(timeout));
-    }
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    if e.is_connect() {
-        return format!("could not connect to {url} ({cause})");
-    }
-    format!("fetching {url} failed ({cause})")
-}
-
-fn seconds(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{ms} ms")
-    }
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The parameters of a `Bearer` challenge, or `None` for another scheme.
-fn bearer_params(challenge: &str) -> Option<HashMap<String, String>> {
-    let rest = challenge.trim();
-    let (scheme, rest) = rest.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let mut params = HashMap::new();
-    let mut rest = rest.trim();
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let after = after.trim_start();
-        let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
-            let end = quoted.find('"')?;
-            (&quoted[..end], &quoted[end + 1..])
-        } else {
-            match after.find(',') {
-                Some(i) => (&after[..i], &after[i..]),
-                None => (after, ""),
-            }
-        };
-        params.insert(key.trim().to_ascii_lowercase(), value.to_owned());
-        rest = tail.trim_start().trim_start_matches(',').trim_start();
-    }
-    Some(params)
-}
-
-/// The digest of the linux/amd64 entry of an index.
-fn amd64_of(index: &Manifest) -> Result<String, String> {
-    let json = index.json()?;
-    let entries = json["manifests"].as_array().cloned().unwrap_or_default();
-    let mut platforms = Vec::new();
-    for entry in &entries {
-        let os = entry["platform"]["os"].as_str().unwrap_or("?");
-        let arch = entry["platform"]["architecture"].as_str().unwrap_or("?");
-        if os == "linux" && arch == "amd64" {
-            if let Some(d) = entry["digest"].as_str().filter(|d| is_digest(d)) {
-                return Ok(d.to_owned());
-            }
-        }
-        platforms.push(format!("{os}/{arch}"));
-    }
-    Err(format!(
-        "the index has no linux/amd64 image (it has: {})",
-        if platforms.is_empty() {
-            "nothing".to_owned()
-        } else {
-            platforms.join(", ")
-        }
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn image(s: &str) -> ImageRef {
-        ImageRef::parse(s).unwrap()
-    }
-
-    #[test]
-    fn names_map_to_registries_and_repositories() {
-        let none = BTreeMap::new();
-        let cases = [
-            (
-                "caddy:2",
-                "docker.io",
-                "library/caddy",
-                "https://registry-1.docker.io/",
-            ),
-            (
-                "tecnativa/docker-socket-proxy:0.4.1",
-                "docker.io",
-                "tecnativa/docker-socket-proxy",
-                "https://registry-1.docker.io/",
-            ),
-            (
-                "docker.io/library/alpine:3",
-                "docker.io",
-                "library/alpine",
-                "https://registry-1.docker.io/",
-            ),
-            (
-                "ghcr.io/openclaw/openclaw:1",
-                "ghcr.io",
-                "openclaw/openclaw",
-                "https://ghcr.io/",
-            ),
-            (
-                "localhost:5000/a/b:1",
-                "localhost:5000",
-                "a/b",
-                "https://localhost:5000/",
-            ),
-        ];
-        for (name, registry, repository, base) in cases {
-            let loc = locate(&image(name), &none);
-            assert_eq!(
-                (
-                    loc.registry.as_str(),
-                    loc.repository.as_str(),
-                    loc.base.as_str()
-                ),
-                (registry, repository, base),
-                "{name}"
-            );
-        }
-        let mirrors =
-            BTreeMap::from([parse_mirror("registry-1.docker.io=http://127.0.0.1:5000").unwrap()]);
-        let loc = locate(&image("caddy:2"), &mirrors);
-        assert_eq!(
-            loc.url("manifests", "2"),
-            "http://127.0.0.1:5000/v2/library/caddy/manifests/2"
-        );
-        assert_eq!(loc.full_name("2"), "docker.io/library/caddy:2");
-    }
-
-    #[test]
-    fn plain_http_only_to_this_machine() {
-        assert!(checked_url("http://127.0.0.1:1/").is_ok());
-        assert!(checked_url("http://[::1]:1/").is_ok());
-        assert!(checked_url("http://localhost/").is_ok());
-        assert!(checked_url("https://mirror.example.com/").is_ok());
-        assert_eq!(
-            checked_url("http://10.0.0.1:5000").unwrap_err(),
-            "plain `http://` is only allowed for loopback addresses; use `https://` for `10.0.0.1`"
-        );
-        assert!(checked_url("ftp://x/").is_err());
-    }
-
-    #[test]
-    fn bearer_challenges_parse() {
-        let p = bearer_params(
-            r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:library/caddy:pull""#,
-        )
-        .unwrap();
-        assert_eq!(p["realm"], "https://auth.example.com/token");
-        assert_eq!(p["service"], "registry.example.com");
-        assert_eq!(p["scope"], "repository:library/caddy:pull");
-        assert!(bearer_params(r#"Basic realm="x""#).is_none());
-        let p = bearer_params("Bearer realm=https://a/t, service=s").unwrap();
-        assert_eq!(p["service"], "s");
-    }
-
-    #[test]
-    fn index_resolves_to_amd64() {
-        let amd = format!("sha256:{}", "a".repeat(64));
-        let arm = format!("sha256:{}", "b".repeat(64));
-        let json = serde_json::json!({"mediaType": OCI_INDEX, "manifests": [
-            {"digest": arm, "platform": {"os": "linux", "architecture": "arm64"}},
-            {"digest": amd, "platform": {"os": "linux", "architecture": "amd64"}},
-        ]});
-        let m = Manifest {
-            digest: String::new(),
-            media_type: OCI_INDEX.into(),
-            bytes: serde_json::to_vec(&json).unwrap(),
-        };
-        assert_eq!(amd64_of(&m).unwrap(), amd);
-        let json = serde_json::json!({"manifests": [{"digest": arm, "platform": {"os": "linux", "architecture": "arm64"}}]});
-        let m = Manifest {
-            digest: String::new(),
-            media_type: OCI_INDEX.into(),
-            bytes: serde_json::to_vec(&json).unwrap(),
-        };
-        assert_eq!(
-            amd64_of(&m).unwrap_err(),
-            "the index has no linux/amd64 image (it has: linux/arm64)"
-        );
-    }
 }

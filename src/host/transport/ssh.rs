@@ -18,6 +18,7 @@ use ssh2::{
 };
 
 use super::target::Target;
+use crate::error::{Error, code};
 
 /// How to connect and what to trust.
 #[derive(Clone, Debug)]
@@ -75,10 +76,8 @@ impl SshError {
     /// not the one we know (or not known at all).
     pub fn code(&self) -> i32 {
         match self {
-            SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. } => {
-                crate::error::code::HOST_KEY
-            }
-            _ => crate::error::code::UNREACHABLE,
+            SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. } => code::HOST_KEY,
+            _ => code::UNREACHABLE,
         }
     }
 
@@ -101,6 +100,16 @@ impl SshError {
                 "give the key with `--identity FILE`, or load it into your SSH agent".to_owned(),
             ),
             _ => None,
+        }
+    }
+}
+
+impl From<SshError> for Error {
+    fn from(e: SshError) -> Error {
+        Error::Ssh {
+            code: e.code(),
+            message: e.to_string(),
+            help: e.help(),
         }
     }
 }

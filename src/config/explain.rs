@@ -4,9 +4,9 @@ use std::fmt::Write as _;
 
 use crate::config::Merged;
 use crate::config::merge::join;
-use crate::config::source::Origin;
 use crate::config::tree::{Node, Value};
-use crate::config::validate::did_you_mean;
+use crate::diagnostic::did_you_mean;
+use crate::diagnostic::source::Origin;
 use crate::error::Error;
 
 /// The explanation text, or an error naming the closest key.

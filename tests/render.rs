@@ -161,24 +161,30 @@ fn shellcheck_passes_the_commands_provision_sends() {
     let built = common::build(&clawbake::config::SiteInput::Example);
     let dir = tempfile::tempdir().unwrap();
     let commands = [
-        ("guard-revert", clawbake::provision::GUARD_REVERT.to_owned()),
-        ("guard-arm", clawbake::provision::guard_arm_command(180)),
-        ("guard-disarm", clawbake::provision::GUARD_DISARM.to_owned()),
+        (
+            "guard-revert",
+            clawbake::host::apply::GUARD_REVERT.to_owned(),
+        ),
+        ("guard-arm", clawbake::host::apply::guard_arm_command(180)),
+        (
+            "guard-disarm",
+            clawbake::host::apply::GUARD_DISARM.to_owned(),
+        ),
         (
             "prune",
-            clawbake::provision::prune_command("0123456789abcdef"),
+            clawbake::host::apply::prune_command("0123456789abcdef"),
         ),
         (
             "step",
-            clawbake::provision::step_command("/opt/clawbake/releases/x", "10-base"),
+            clawbake::host::apply::step_command("/opt/clawbake/releases/x", "10-base"),
         ),
         (
             "release-check",
-            clawbake::provision::release_check_command(&built.bundle, "/opt/clawbake/releases/x"),
+            clawbake::host::apply::release_check_command(&built.bundle, "/opt/clawbake/releases/x"),
         ),
         (
             "verify-probes",
-            clawbake::verify::concurrently(&["echo one".to_owned(), "echo two".to_owned()]),
+            clawbake::host::verify::concurrently(&["echo one".to_owned(), "echo two".to_owned()]),
         ),
     ];
     let mut files = Vec::new();
@@ -343,7 +349,7 @@ fn verify_probes_run_under_node() {
     let squid = answering("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(
         probe(
-            clawbake::verify::CONNECT_PROBE,
+            clawbake::host::verify::CONNECT_PROBE,
             &["127.0.0.1", &squid.to_string(), "example.com:443"]
         ),
         "HTTP/1.1 403 Forbidden\n"
@@ -352,14 +358,14 @@ fn verify_probes_run_under_node() {
         answering("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     assert_eq!(
         probe(
-            clawbake::verify::AUTH_PROBE,
+            clawbake::host::verify::AUTH_PROBE,
             &[&format!("http://127.0.0.1:{gateway}/tools/invoke")]
         ),
         "HTTP 401\n"
     );
     // Nothing listens on port 1 of 127.0.0.1: the direct probe's error path.
     let refused = probe(
-        &clawbake::verify::DIRECT_PROBE
+        &clawbake::host::verify::DIRECT_PROBE
             .replace("\"1.1.1.1\"", "\"127.0.0.1\"")
             .replace("connect(80", "connect(1"),
         &[],

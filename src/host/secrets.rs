@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use super::remote::{CURRENT, Host};
 use crate::bundle::Bundle;
 use crate::error::{Error, code};
-use crate::provision::{CURRENT, Host};
-use crate::transport::ssh::shell_quote;
+use crate::host::transport::ssh::shell_quote;
 
 pub const DIR: &str = "/opt/clawbake/secrets";
 
@@ -92,7 +92,7 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
         return Ok(());
     }
     let names: Vec<&str> = known.keys().map(String::as_str).collect();
-    let closest = crate::config::validate::did_you_mean(name, &names);
+    let closest = crate::diagnostic::did_you_mean(name, &names);
     Err(Error::Message {
         message: format!("the site uses no secret named `{name}`"),
         help: Some(match closest {

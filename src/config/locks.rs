@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use crate::config::de::ValueDe;
 use crate::config::layers;
-use crate::config::source::{Source, SourceKind, Sources};
 use crate::config::tree;
 use crate::diagnostic::Diagnostic;
+use crate::diagnostic::source::{Source, SourceKind, Sources};
 use crate::model::{Cidr, ImageRef};
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,0 +1,22 @@
+//! The delivery stage: everything that talks to a server. A built bundle
+//! comes in; nothing here renders or reads the site's TOML.
+//!
+//! - [`transport`]: SSH (connect, run, upload, host keys), the only way in;
+//! - [`remote`]: a [`Host`](remote::Host) connection and where clawbake keeps
+//!   its releases and state on it; every module below works through it;
+//! - [`preflight`]: what the host is, checked against what the site needs;
+//! - [`plan`]: what a provision would change, from manifests alone;
+//! - [`apply`]: upload a release, run its steps, switch, roll back;
+//! - [`verify`]: the guide's Step 10 as named pass/fail checks;
+//! - [`secrets`]: user secrets moved to the host, never printed.
+//!
+//! Day-2 work on a running host (backup, restore, migrate, status, logs)
+//! belongs here too, each in a module of its own beside `apply`.
+
+pub mod apply;
+pub mod plan;
+pub mod preflight;
+pub mod remote;
+pub mod secrets;
+pub mod transport;
+pub mod verify;

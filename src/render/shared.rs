@@ -1,0 +1,42 @@
+//! The names more than one rendered file must agree on: where things live
+//! on the host and in the containers, the ports services reach each other
+//! on, the gateway's uid, and the one JSON form every JSON file is written
+//! in. Kept apart so that the host, stack and OpenClaw renderers each
+//! depend on this module and never on one another's internals.
+
+/// Where releases live on the host.
+pub const RELEASES: &str = "/opt/clawbake/releases";
+/// Where the current release's stack files are on the host.
+pub const CURRENT: &str = "/opt/clawbake/current/stack";
+/// Where `clawbake-env` writes each service's secrets.
+pub const ENV_DIR: &str = "/opt/clawbake/secrets/env";
+
+/// OpenClaw's state directory, on the host and in the container alike.
+pub const STATE_DIR: &str = "/var/lib/openclaw";
+/// Where the release's config is mounted read-only in the container.
+pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
+/// The image runs as `node`, uid and gid 1000.
+pub const UID: u32 = 1000;
+/// The gateway's container name; `verify` probes from its network.
+pub const CONTAINER: &str = "openclaw";
+
+pub const SQUID_PORT: u16 = 3128;
+pub const LITELLM_PORT: u16 = 4000;
+pub const SOCKET_PROXY_PORT: u16 = 2375;
+
+/// Squid on openclaw-net, as containers there reach it.
+pub fn proxy_url() -> String {
+    format!("http://egress:{SQUID_PORT}")
+}
+
+/// The release directory's name: the build id's first 16 hex digits.
+pub fn release_name(build_id: &str) -> &str {
+    &build_id[..16]
+}
+
+/// Pretty JSON with a final newline.
+pub fn pretty(value: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("JSON value serializes");
+    s.push('\n');
+    s
+}

@@ -1,0 +1,451 @@
+//! What every scenario checks once a host is up, whichever way it was
+//! delivered: the hardened host, the system settings, the stack and its
+//! network from the gateway's seat (one Node run of `guest/probe.js`), and
+//! `clawbake verify` run against it. The scenarios decide when; this module
+//! only checks.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clawbake::host::transport::ssh::{Connection, shell_quote};
+
+use super::scenario::Prepared;
+use crate::bail;
+use crate::context::Context;
+use crate::error::{Context as _, Error, Result};
+use crate::report::Checks;
+use crate::vm::Vm;
+
+const PROBE_JS: &str = include_str!("../../guest/probe.js");
+
+/// The stack's containers, by `container_name` in the compose file.
+const CONTAINERS: [&str; 5] = [
+    "openclaw",
+    "openclaw-litellm",
+    "openclaw-egress",
+    "openclaw-docker-proxy",
+    "openclaw-caddy",
+];
+
+/// The admin port, as the release's sshd drop-in sets it.
+pub fn admin_port(dist: &Path) -> Result<u16> {
+    let conf = fs::read_to_string(dist.join("release/host/etc/ssh/sshd_config.d/10-clawbake.conf"))
+        .context("reading the release's sshd drop-in")?;
+    conf.lines()
+        .find_map(|l| l.strip_prefix("Port "))
+        .and_then(|p| p.trim().parse().ok())
+        .ok_or_else(|| Error("the release's sshd drop-in sets no Port".into()))
+}
+
+/// Poll until every container reports healthy.
+pub fn wait_healthy(conn: &Connection, limit: Duration) -> Result<String> {
+    let deadline = Instant::now() + limit;
+    let cmd = format!(
+        "docker inspect --format '{{{{.Name}}}} {{{{.State.Health.Status}}}}' {}",
+        CONTAINERS.join(" ")
+    );
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let mut out = Vec::new();
+        let code = conn
+            .run(&cmd, &mut |b| out.extend_from_slice(b))
+            .context("inspecting the containers")?;
+        String::from_utf8_lossy(&out).trim().clone_into(&mut last);
+        if code == 0
+            && last.lines().count() == CONTAINERS.len()
+            && last.lines().all(|l| l.ends_with(" healthy"))
+        {
+            return Ok(format!("{} containers", CONTAINERS.len()));
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    }
+    bail!("not all healthy after {}s:\n{last}", limit.as_secs())
+}
+
+fn expect(conn: &Connection, cmd: &str) -> Result<String> {
+    conn.output(cmd).map_err(|e| Error(e.to_string()))
+}
+
+pub fn host_checks(vm: &Vm, conn: &Connection, prep: &Prepared, checks: &mut Checks) {
+    let port = prep.admin_port;
+    checks.check(&format!("sshd listens on {port} and not on 22"), || {
+        let listening = expect(conn, "ss -Hltn")?;
+        let on = |p: u16| {
+            listening.lines().any(|l| {
+                l.split_whitespace()
+                    .nth(3)
+                    .is_some_and(|a| a.ends_with(&format!(":{p}")))
+            })
+        };
+        match (on(port), on(22)) {
+            (true, false) => Ok(String::new()),
+            _ => bail!("listening sockets:\n{listening}"),
+        }
+    });
+    checks.check("sshd takes keys only", || {
+        let t = expect(conn, "sshd -T")?;
+        for want in [
+            "passwordauthentication no",
+            "kbdinteractiveauthentication no",
+            "permitrootlogin without-password",
+        ] {
+            if !t.lines().any(|l| l == want) {
+                bail!("`sshd -T` lacks `{want}`");
+            }
+        }
+        Ok(String::new())
+    });
+    checks.check("port 22 is closed from outside", || {
+        match vm.connect(vm.ssh_port, Duration::from_secs(10)) {
+            Ok(_) => bail!("a login on port 22 succeeded"),
+            Err(e) => Ok(format!("{e}").lines().next().unwrap_or_default().to_owned()),
+        }
+    });
+    checks.check("ufw is active, default deny incoming", || {
+        let s = expect(conn, "ufw status verbose")?;
+        if s.contains("Status: active")
+            && s.contains("deny (incoming)")
+            && s.contains(&format!("{port}/tcp"))
+        {
+            Ok(String::new())
+        } else {
+            bail!("`ufw status verbose`:\n{s}")
+        }
+    });
+}
+
+pub fn system_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) {
+    checks.check("sysctl values are the release's", || {
+        let file = fs::read_to_string(prep.dist.join("release/host/etc/sysctl.d/99-clawbake.conf"))
+            .context("reading the release's sysctl file")?;
+        let mut n = 0;
+        for (key, want) in file
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+        {
+            let (key, want) = (key.trim(), want.trim());
+            let got = expect(conn, &format!("sysctl -n {}", shell_quote(key)))?;
+            if got.trim() != want {
+                bail!("{key} is {}, the release sets {want}", got.trim());
+            }
+            n += 1;
+        }
+        Ok(format!("{n} values"))
+    });
+    checks.check("daemon.json is the release's and in effect", || {
+        let want = clawbake::bundle::sha256_hex(
+            &fs::read(prep.dist.join("release/host/etc/docker/daemon.json"))
+                .context("reading daemon.json")?,
+        );
+        let got = expect(conn, "sha256sum /etc/docker/daemon.json")?;
+        if !got.starts_with(&want) {
+            bail!("/etc/docker/daemon.json differs from the release's");
+        }
+        let info = expect(
+            conn,
+            "docker info --format '{{.LiveRestoreEnabled}} {{.LoggingDriver}}'",
+        )?;
+        if info.trim() == "true json-file" {
+            Ok("live-restore on, json-file logs".into())
+        } else {
+            bail!("docker info: {}", info.trim())
+        }
+    });
+    checks.check("swap file is on", || {
+        let steps = fs::read_to_string(prep.dist.join("release/steps/10-base.sh"))
+            .context("reading 10-base.sh")?;
+        let mib: u64 = steps
+            .lines()
+            .find_map(|l| l.strip_prefix("swap_mib="))
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| Error("10-base.sh sets no swap_mib".into()))?;
+        let s = expect(conn, "swapon --show=NAME,SIZE --bytes --noheadings")?;
+        let size = s
+            .lines()
+            .find_map(|l| l.strip_prefix("/swapfile"))
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        match size {
+            // swapon counts the file less its one-page header.
+            Some(b) if b <= mib << 20 && b + (64 << 10) >= mib << 20 => {
+                Ok(format!("/swapfile, {mib} MiB"))
+            }
+            _ => bail!("swapon shows:\n{s}"),
+        }
+    });
+    checks.check(
+        "DOCKER-USER sends new published-port traffic to the Cloudflare filter",
+        || {
+            let user = expect(conn, "iptables -S DOCKER-USER")?;
+            let chain = expect(conn, "iptables -S CLAWBAKE-INGRESS")?;
+            let jump = user.lines().any(|l| {
+                l.contains("--ctstate NEW ")
+                    && l.contains("--ctstate DNAT ")
+                    && l.ends_with("-j CLAWBAKE-INGRESS")
+            });
+            let ports = ["80", "443"]
+                .iter()
+                .all(|p| chain.contains(&format!("--ctorigdstport {p} -j RETURN")));
+            let drop = chain.lines().last().is_some_and(|l| l.ends_with("-j DROP"));
+            if jump && ports && drop {
+                Ok(format!("{} rules", chain.lines().count().saturating_sub(1)))
+            } else {
+                bail!("DOCKER-USER:\n{user}\nCLAWBAKE-INGRESS:\n{chain}")
+            }
+        },
+    );
+    checks.check("no secret in /var/lib/cloud/instance/user-data.txt", || {
+        let out = expect(
+            conn,
+            "n=0; for f in /opt/clawbake/secrets/*; do [ -f \"$f\" ] && [ -s \"$f\" ] || continue; n=$((n+1)); \
+             if grep -qF -- \"$(cat \"$f\")\" /var/lib/cloud/instance/user-data.txt; then echo \"LEAK $f\"; fi; done; echo \"checked $n\"",
+        )?;
+        if out.contains("LEAK") || out.contains("checked 0") {
+            bail!("{}", out.trim())
+        }
+        Ok(format!("{} secrets", out.trim().trim_start_matches("checked ")))
+    });
+}
+
+/// Every probe, run at once by one probe.js inside the gateway container:
+/// each result by its id. One Node start under emulation costs seconds.
+fn probe_all(conn: &Connection, probes: &serde_json::Value) -> Result<BTreeMap<String, String>> {
+    let cmd = format!(
+        "docker exec -i -e {} openclaw node - < /root/clawbake-vm-test/probe.js",
+        shell_quote(&format!("PROBES={probes}"))
+    );
+    let out = expect(conn, &cmd)?;
+    let line = out.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| Error(format!("probe.js printed {out:?}: {e}")))
+}
+
+/// What the gateway sees of its networks: Squid both ways, no direct route,
+/// its own token auth, the socket proxy's rules, LiteLLM's key; and what
+/// Squid's own leg and the host see.
+pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
+    conn.output("install -d -m 0700 /root/clawbake-vm-test")
+        .context("creating the probe's directory")?;
+    conn.upload(
+        "/root/clawbake-vm-test/probe.js",
+        PROBE_JS.as_bytes(),
+        0o600,
+        &mut |_| {},
+    )
+    .context("uploading probe.js")?;
+    // The one outside address this machine reaches, by name.
+    let ip = expect(
+        conn,
+        "getent ahostsv4 deb.debian.org | awk 'NR==1 {print $1}'",
+    )?;
+    let ip = ip.trim().to_owned();
+    let squid = |id: &str, target: &str| {
+        serde_json::json!({
+            "id": id, "kind": "connect", "proxy_host": "egress", "proxy_port": 3128, "target": target,
+        })
+    };
+    let http = |id: &str, url: &str, method: &str, bearer_from: Option<&str>| {
+        serde_json::json!({
+            "id": id, "kind": "http", "url": url, "method": method, "bearer_from": bearer_from,
+        })
+    };
+    let gateway = "http://127.0.0.1:18789/api/status";
+    let proxy = |path: &str| format!("http://docker-proxy:2375{path}");
+    let probes = serde_json::json!([
+        squid("denied", "example.com:443"),
+        squid("allowed", "api.anthropic.com:443"),
+        {"id": "direct", "kind": "tcp", "host": ip, "port": 80},
+        http("gateway-without", gateway, "GET", None),
+        http("gateway-with", gateway, "GET", Some("OPENCLAW_GATEWAY_TOKEN")),
+        http("proxy-containers", &proxy("/v1.45/containers/json"), "GET", None),
+        http("proxy-info", &proxy("/info"), "GET", None),
+        http("proxy-volumes", &proxy("/volumes"), "GET", None),
+        http("proxy-networks", &proxy("/networks/create"), "POST", None),
+        http("litellm", "http://litellm:4000/v1/models", "GET", Some("LITELLM_MASTER_KEY")),
+    ]);
+    let got = probe_all(conn, &probes)?;
+    network_checks(conn, &got, &ip, checks);
+    service_checks(conn, &got, checks);
+    Ok(())
+}
+
+/// The probe `id`'s result.
+fn result<'a>(got: &'a BTreeMap<String, String>, id: &str) -> &'a str {
+    got.get(id).map_or("(no result)", String::as_str)
+}
+
+/// Egress: Squid's whitelist both ways, its own way out, and none for the
+/// gateway but through it. `ip` is an outside address this machine reaches.
+fn network_checks(
+    conn: &Connection,
+    got: &BTreeMap<String, String>,
+    ip: &str,
+    checks: &mut Checks,
+) {
+    let result = |id: &str| result(got, id);
+
+    checks.check(
+        "Squid refuses a domain off the whitelist (403, from the gateway)",
+        || match result("denied") {
+            "403" => Ok("CONNECT example.com:443 -> 403".into()),
+            code => bail!("CONNECT example.com:443 -> {code}"),
+        },
+    );
+    checks.check(
+        "Squid passes a whitelisted domain (not 403, from the gateway)",
+        || {
+            let code = result("allowed");
+            // Only deb.debian.org is reachable from here, so Squid's answer is
+            // an upstream error (503) or 200: anything but its 403.
+            if code == "403" || code.starts_with("error") || code == "timeout" {
+                bail!("CONNECT api.anthropic.com:443 -> {code}")
+            }
+            Ok(format!("CONNECT api.anthropic.com:443 -> {code}"))
+        },
+    );
+    checks.check("Squid's own leg reaches out (egress-net, DOCKER-USER lets it)", || {
+        let out = expect(
+            conn,
+            &format!("docker exec openclaw-egress timeout 15 bash -c 'exec 3<>/dev/tcp/{ip}/80' && echo connected || echo refused"),
+        )?;
+        if out.trim() == "connected" {
+            Ok(format!("{ip}:80 from the Squid container"))
+        } else {
+            bail!("the Squid container cannot reach {ip}:80: {}", out.trim())
+        }
+    });
+    checks.check("the gateway has no route out except through Squid", || {
+        let routes = expect(conn, "docker exec openclaw cat /proc/net/route")?;
+        let default = routes
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1) == Some("00000000"));
+        if default {
+            bail!("the gateway container has a default route:\n{routes}");
+        }
+        let host = expect(
+            conn,
+            &format!("curl -s -o /dev/null -w '%{{http_code}}' --max-time 15 http://{ip}/ || true"),
+        )?;
+        let direct = result("direct");
+        if direct == "connected" {
+            bail!("the gateway connected to {ip}:80 directly");
+        }
+        Ok(format!(
+            "no default route; {ip}:80 from the host: HTTP {}, from the gateway: {direct}",
+            host.trim()
+        ))
+    });
+}
+
+/// The services, as the gateway reaches them.
+fn service_checks(conn: &Connection, got: &BTreeMap<String, String>, checks: &mut Checks) {
+    let result = |id: &str| result(got, id);
+    checks.check(
+        "the gateway's token auth: 401 without, 200 with",
+        || match (result("gateway-without"), result("gateway-with")) {
+            ("401", "200") => Ok(String::new()),
+            (without, with) => bail!("without: {without}, with: {with}"),
+        },
+    );
+    checks.check(
+        "the socket proxy allows containers, denies info, volumes, networks",
+        || {
+            let wrong: Vec<String> = [
+                ("GET /v1.45/containers/json", "proxy-containers", "200"),
+                ("GET /info", "proxy-info", "403"),
+                ("GET /volumes", "proxy-volumes", "403"),
+                ("POST /networks/create", "proxy-networks", "403"),
+            ]
+            .iter()
+            .filter(|(_, id, want)| result(id) != *want)
+            .map(|(r, id, want)| format!("{r}: {}, want {want}", result(id)))
+            .collect();
+            if wrong.is_empty() {
+                Ok(String::new())
+            } else {
+                bail!("{}", wrong.join("; "))
+            }
+        },
+    );
+    checks.check(
+        "LiteLLM answers the gateway with the master key",
+        || match result("litellm") {
+            "200" => Ok(String::new()),
+            code => bail!("GET /v1/models -> {code}"),
+        },
+    );
+    checks.check(
+        "the gateway image has the docker CLI, through the proxy",
+        || {
+            let out = expect(conn, "docker exec openclaw docker ps")?;
+            if out.contains("\"Id\"") {
+                Ok(String::new())
+            } else {
+                bail!("{out}")
+            }
+        },
+    );
+}
+
+/// `clawbake COMMAND --host root@127.0.0.1:PORT SITE`, with the VM's key
+/// and `known_hosts`; its exit code and output (also echoed, indented).
+pub fn clawbake(
+    ctx: &Context,
+    vm: &Vm,
+    prep: &Prepared,
+    command: &str,
+    port: u16,
+    site: &Path,
+) -> Result<(i32, String, Duration)> {
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.arg(command)
+        .arg("--host")
+        .arg(format!("root@127.0.0.1:{port}"))
+        .arg("--identity")
+        .arg(&prep.key)
+        .arg("--known-hosts")
+        .arg(vm.known_hosts())
+        .arg(site);
+    if let Some(fp) = vm.host_key() {
+        cmd.arg("--accept-host-key").arg(fp);
+    }
+    if command == "provision" {
+        // Emulated, ufw alone can take over a minute: more time before the
+        // lock-out guard reverts the SSH port.
+        cmd.arg("--guard").arg("600");
+    }
+    if command == "provision" || command == "rollback" {
+        cmd.arg("--log")
+            .arg(vm.dir.join(format!("clawbake-{command}.log")));
+    }
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .context(format_args!("running clawbake {command}"))?;
+    let took = started.elapsed();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in text.lines() {
+        crate::report::out(&format!("    | {line}"));
+    }
+    Ok((out.status.code().unwrap_or(-1), text, took))
+}
+
+/// `clawbake verify` through the admin port's forward, as one check.
+pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
+    let (code, _, _) = clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
+    checks.check("clawbake verify passes", || {
+        if code == 0 {
+            Ok(String::new())
+        } else {
+            bail!("exit code {code}")
+        }
+    });
+    Ok(())
+}
