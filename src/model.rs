@@ -216,6 +216,13 @@ pub struct SandboxLimits {
     /// Docker's CLI image; its static `docker` binary is copied into the
     /// gateway image, whose sandboxes run `docker` and which lacks it.
     pub docker_cli_image: ImageRef,
+    /// The image every sandbox runs (OpenClaw's `docker.image`), pinned
+    /// like the stack's; the only image the Docker policy lets the gateway
+    /// use.
+    pub image: ImageRef,
+    /// The user sandboxes run as (`uid:gid`, never root); the gateway's own
+    /// uid owns their workspaces.
+    pub user: String,
     pub memory_mib: u32,
     pub cpus: f64,
     pub pids: u32,

@@ -487,7 +487,7 @@ fn a_stack_change_makes_a_new_release_and_rollback_returns() {
     let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
     assert!(
         calls.starts_with(
-            "compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans --wait"
+            "image inspect debian:bookworm-slim\ncompose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans --wait"
         ),
         "{calls}"
     );

@@ -36,6 +36,7 @@ admin_cidrs = ["203.0.113.7"]
 const IMAGES: &[(&str, &str, &str)] = &[
     ("alpine:3.23", "library/alpine", "3.23"),
     ("caddy:2.11.2-alpine", "library/caddy", "2.11.2-alpine"),
+    ("debian:bookworm-slim", "library/debian", "bookworm-slim"),
     ("docker:29.8.2-cli", "library/docker", "29.8.2-cli"),
     (
         "ghcr.io/berriai/litellm:v1.108.12",
@@ -47,11 +48,7 @@ const IMAGES: &[(&str, &str, &str)] = &[
         "openclaw/openclaw",
         "2026.2.15",
     ),
-    (
-        "tecnativa/docker-socket-proxy:0.4.1",
-        "tecnativa/docker-socket-proxy",
-        "0.4.1",
-    ),
+    ("haproxy:3.0.11-alpine", "library/haproxy", "3.0.11-alpine"),
     (
         "ubuntu/squid:6.6-24.04_beta",
         "ubuntu/squid",
@@ -204,7 +201,7 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml"], &m));
     assert_ok(&out);
     let mut expected_out =
-        String::from("pinned 7 images in s/images.lock (7 changed, 0 unchanged)\n");
+        String::from("pinned 8 images in s/images.lock (8 changed, 0 unchanged)\n");
     for (image, _, _) in IMAGES {
         let _ = writeln!(expected_out, "  + {image}  {}", pushed[image].digest);
     }
@@ -221,14 +218,14 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
-        "s/images.lock is up to date: 7 images at their registries\n"
+        "s/images.lock is up to date: 8 images at their registries\n"
     );
     assert_eq!(String::from_utf8(run.read("s/images.lock")).unwrap(), lock);
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml", "--check"], &m));
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
-        "s/images.lock matches 7 images at their registries\n"
+        "s/images.lock matches 8 images at their registries\n"
     );
 
     // The tag moves: --check fails and leaves the lock alone.
@@ -250,7 +247,7 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_eq!(
         stdout(&out),
         format!(
-            "pinned 7 images in s/images.lock (1 changed, 6 unchanged)\n  ~ caddy:2.11.2-alpine  {} -> {}\n",
+            "pinned 8 images in s/images.lock (1 changed, 7 unchanged)\n  ~ caddy:2.11.2-alpine  {} -> {}\n",
             pushed["caddy:2.11.2-alpine"].digest, moved.digest
         )
     );
@@ -305,7 +302,7 @@ fn provision_ships_the_archive(run: &Run, sha: &str, archive: &[u8]) {
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("uploading the image set (")
-            && stderr(&out).contains(" MiB, 7 images)\n"),
+            && stderr(&out).contains(" MiB, 8 images)\n"),
         "{}",
         stderr(&out)
     );
@@ -332,7 +329,7 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
     // docker's manifest.json: each image by its tag, its config and layers as pushed.
     let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
     let manifest = manifest.as_array().unwrap();
-    assert_eq!(manifest.len(), 7);
+    assert_eq!(manifest.len(), 8);
     for (image, _, _) in IMAGES {
         let entry = manifest
             .iter()
@@ -384,7 +381,7 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
         held["ghcr.io/openclaw/openclaw:2026.2.15"],
         pushed["ghcr.io/openclaw/openclaw:2026.2.15"].digest
     );
-    assert_eq!(held.len(), 7);
+    assert_eq!(held.len(), 8);
     assert_eq!(entries["oci-layout"], br#"{"imageLayoutVersion":"1.0.0"}"#);
 }
 
@@ -432,7 +429,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
     assert_ok(&out);
     let first_line = stdout(&out).lines().next().unwrap_or("").to_owned();
     assert!(
-        first_line.starts_with("saved 7 images (14 blobs, ")
+        first_line.starts_with("saved 8 images (16 blobs, ")
             && first_line.ends_with(" into s/images.tar"),
         "{first_line}"
     );
@@ -467,7 +464,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
         sha256(&archive)
     );
     assert_eq!(set["size"], archive.len());
-    assert_eq!(set["images"].as_array().unwrap().len(), 7);
+    assert_eq!(set["images"].as_array().unwrap().len(), 8);
     assert!(
         set["images"]
             .as_array()
@@ -539,7 +536,7 @@ fn build_locked_refuses_unpinned_images_and_unused_pins() {
     let run = Run::new();
     let out = run.clawbake(&["build", "s/site.toml", "--locked"]);
     let mut expected = String::from(
-        "error: 7 of the site's images are not pinned, and `--locked` does not build by tag",
+        "error: 8 of the site's images are not pinned, and `--locked` does not build by tag",
     );
     for (image, _, _) in IMAGES {
         let _ = write!(expected, "\n  unpinned  {image}");
@@ -835,7 +832,7 @@ fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
     ));
     assert_ok(&out);
     let lock = String::from_utf8(run.read("s/images.lock")).unwrap();
-    assert_eq!(lock.matches(&digest).count(), 7, "{lock}");
+    assert_eq!(lock.matches(&digest).count(), 8, "{lock}");
     let requests = stub.requests();
     let tokens: Vec<&Request> = requests
         .iter()
@@ -846,7 +843,7 @@ fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
         "{tokens:?}"
     );
     // Each repository asked for its token once, and used it.
-    assert_eq!(tokens.len(), 7);
+    assert_eq!(tokens.len(), 8);
     assert!(
         requests
             .iter()

@@ -7,6 +7,13 @@ set -euo pipefail
 # OpenClaw's state: same path on the host as in the container, owned by the
 # image's user.
 install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} {{ state_dir }}
+# Sandbox workspaces: the parent is root's, so the gateway cannot swap a
+# workspace for a symlink after the Docker policy checked its bind; each
+# workspace is the gateway's.
+install -d -m 0755 -o root -g root {{ sandbox_dir }}
+{%- for slug in sandbox_slugs %}
+install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} {{ sandbox_dir }}/{{ slug }}
+{%- endfor %}
 switch_to() {
   ln -sfn "$1" /opt/clawbake/current.new
   mv -T /opt/clawbake/current.new /opt/clawbake/current
@@ -30,11 +37,22 @@ for archive in /var/lib/clawbake/images/*.tar; do
 done
 shopt -u nullglob
 
+# Images no service runs (the sandboxes'), which Compose would not pull:
+# pulled unless a preloaded archive brought them. Part of bringing the
+# release up: if one cannot be had, the old release comes back.
+release_images() {
+  local image
+  while read -r image; do
+    [ -n "$image" ] || continue
+    docker image inspect "$image" >/dev/null 2>&1 || docker pull --quiet "$image" || return 1
+  done < /opt/clawbake/current/stack/images.list
+}
+
 # The compose file mounts its config through `current`, so the switch comes
 # first; if the new stack does not become healthy, the old one comes back.
 old=$(readlink /opt/clawbake/current || true)
 switch_to "$RELEASE_DIR"
-if ! docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
+if ! release_images || ! docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
   --wait --wait-timeout {{ health_timeout }}; then
   if [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ]; then
     echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2

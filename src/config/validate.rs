@@ -421,6 +421,16 @@ impl Checks<'_> {
                 None,
             );
         }
+        let user = &site.stack.sandbox.user;
+        let ids: Vec<Option<u32>> = user.split(':').map(|id| id.parse().ok()).collect();
+        if ids.len() != 2 || ids.iter().any(|id| id.is_none_or(|id| id == 0)) {
+            self.error(
+                "stack.sandbox.user",
+                "invalid value for `stack.sandbox.user`",
+                "expected `UID:GID`, both numbers above 0: sandboxes never run as root",
+                Some("write `user = \"1000:1000\"`".to_owned()),
+            );
+        }
         if site.firewall.admin_cidrs.len() > 64 {
             self.error(
                 "firewall.admin_cidrs",

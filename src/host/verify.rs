@@ -59,6 +59,37 @@ s.on(\"error\", (e) => { console.log(\"error \" + e.code); process.exit(0); });"
 pub const AUTH_PROBE: &str = "fetch(process.argv[1], { method: \"POST\", headers: { \"content-type\": \"application/json\" }, body: \"{}\" }) \
 .then((r) => console.log(\"HTTP \" + r.status), (e) => console.log(\"error \" + ((e.cause && e.cause.code) || e.message)));";
 
+/// A request to the Docker API through the socket proxy, as the gateway
+/// sends it: `HTTP <status> <the first line of the answer>`.
+pub const DOCKER_PROBE: &str = "const [m, p, b] = process.argv.slice(1); \
+fetch(\"http://docker-proxy:2375\" + p, { method: m, headers: { \"content-type\": \"application/json\" }, body: b || undefined, signal: AbortSignal.timeout(20000) }) \
+.then(async (r) => console.log(\"HTTP \" + r.status + \" \" + (await r.text()).split(\"\\n\")[0]), (e) => console.log(\"error \" + ((e.cause && e.cause.code) || e.message)));";
+
+/// A create that is a sandbox's in every way but `Privileged`, from the
+/// release's own policy settings: only the privilege can refuse it. Its
+/// command is `false` and nothing starts it, should a broken boundary let
+/// it through.
+pub fn privileged_create(bundle: &Bundle) -> Option<(String, String)> {
+    let file = bundle.tree.get("stack/docker-proxy/policy.json")?;
+    let policy: serde_json::Value = serde_json::from_slice(&file.content).ok()?;
+    let slug = policy["slugs"][0].as_str()?;
+    let name = format!("{}{slug}", policy["name_prefix"].as_str()?);
+    let body = serde_json::json!({
+        "Image": policy["images"][0], "User": policy["user"], "Cmd": ["false"],
+        "Labels": { "openclaw.sandbox": "1" },
+        "HostConfig": {
+            "Privileged": true, "NetworkMode": "none", "ReadonlyRootfs": true,
+            "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges"],
+            "Memory": policy["memory_bytes"], "NanoCpus": policy["nano_cpus"],
+            "PidsLimit": policy["pids_limit"],
+        },
+    });
+    Some((
+        format!("/v1.41/containers/create?name={name}"),
+        body.to_string(),
+    ))
+}
+
 /// `docker exec` a probe in the gateway container.
 fn in_gateway(script: &str, args: &[&str]) -> String {
     let q = crate::host::transport::ssh::shell_quote;
@@ -75,7 +106,7 @@ pub async fn run(host: &Host, site: &Site, bundle: &Bundle) -> Result<Vec<Check>
     let mut out = Vec::new();
     release(host, bundle, &mut out).await?;
     containers(host, site, &mut out).await?;
-    probes(host, site, &mut out).await?;
+    probes(host, site, bundle, &mut out).await?;
     firewall(host, site, &mut out).await?;
     config(host, site, bundle, &mut out).await?;
     user_secrets(host, bundle, &mut out).await?;
@@ -216,7 +247,12 @@ pub fn concurrently(commands: &[String]) -> String {
 }
 
 /// Egress and auth, probed from inside the gateway's network, all at once.
-async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
+async fn probes(
+    host: &Host,
+    site: &Site,
+    bundle: &Bundle,
+    out: &mut Vec<Check>,
+) -> Result<(), Error> {
     let proxy = format!("{}", render::shared::SQUID_PORT);
     // CONNECT, as HTTPS clients do: squid.conf refuses every other port
     // whatever the whitelist says, so only CONNECT tests the whitelist.
@@ -229,10 +265,17 @@ async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Er
         .first()
         .map(|a| a.trim_start_matches('.').to_owned());
     let url = format!("http://127.0.0.1:{}/tools/invoke", site.openclaw.port);
+    let (create_path, create_body) = privileged_create(bundle).unwrap_or_default();
+    let litellm = "/v1.41/containers/openclaw-litellm/json";
     let mut commands = vec![
         connect(denied),
         in_gateway(DIRECT_PROBE, &[]),
         in_gateway(AUTH_PROBE, &[&url]),
+        // A raw IP, which a reverse lookup could have named after an
+        // allowed domain; 192.0.2.1 is documentation space, never reached.
+        connect("192.0.2.1"),
+        in_gateway(DOCKER_PROBE, &["POST", &create_path, &create_body]),
+        in_gateway(DOCKER_PROBE, &["GET", litellm]),
     ];
     if let Some(allowed) = &allowed {
         commands.push(connect(allowed));
@@ -241,7 +284,8 @@ async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Er
     let end = format!("{END_OF_OUTPUT}\n");
     let mut outputs = all.split(end.as_str());
     let mut next = || outputs.next().unwrap_or_default().to_owned();
-    let (refused, direct, auth, passed) = (next(), next(), next(), next());
+    let (refused, direct, auth) = (next(), next(), next());
+    let (raw_ip, privileged, inspect, passed) = (next(), next(), next(), next());
 
     out.push(check(
         &format!("egress proxy refuses {denied}"),
@@ -266,6 +310,22 @@ async fn probes(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Er
         "gateway refuses unauthenticated requests",
         auth.trim() == "HTTP 401",
         first_line(&auth),
+    ));
+    out.push(check(
+        "egress proxy refuses a raw IP",
+        raw_ip.contains(" 403 "),
+        first_line(&raw_ip),
+    ));
+    out.push(check(
+        "Docker policy refuses the gateway a privileged container",
+        privileged.starts_with("HTTP 403 clawbake docker policy")
+            && privileged.contains("privileged"),
+        first_line(&privileged),
+    ));
+    out.push(check(
+        "Docker policy refuses the gateway LiteLLM's settings",
+        inspect.starts_with("HTTP 403 clawbake docker policy"),
+        first_line(&inspect),
     ));
     Ok(())
 }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use serde_json::json;
 use tera::Context;
 
-use super::shared::{STATE_DIR, UID, pretty};
+use super::openclaw;
+use super::shared::{SANDBOX_DIR, STATE_DIR, UID, pretty};
 use super::templates::render;
 use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
@@ -245,10 +246,21 @@ fn steps(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, public_ports
         render("steps/60-secrets.sh", &Context::new()),
     );
 
+    stack_step(tree, site);
+}
+
+/// `90-stack`, a stack step: it brings up each release's Compose project.
+fn stack_step(tree: &mut Tree, site: &Site) {
     let mut ctx = Context::new();
     ctx.insert("health_timeout", &site.stack.health_timeout_secs);
     ctx.insert("state_dir", STATE_DIR);
     ctx.insert("state_uid", &UID);
+    ctx.insert("sandbox_dir", SANDBOX_DIR);
+    let slugs: Vec<String> = openclaw::SANDBOX_KEYS
+        .iter()
+        .map(|k| openclaw::sandbox_slug(k))
+        .collect();
+    ctx.insert("sandbox_slugs", &slugs);
     tree.add(
         "steps/90-stack.sh",
         0o755,

@@ -28,6 +28,7 @@ pub fn images_of(site: &Site) -> Vec<(&'static str, &ImageRef)> {
         ("egress", &s.egress.image),
         ingress,
         ("docker-cli", &site.stack.sandbox.docker_cli_image),
+        ("sandbox", &site.stack.sandbox.image),
         ("backup", &site.backup.helper_image),
     ]
 }
@@ -65,6 +66,7 @@ pub fn render(
         socket_proxy: named("docker-proxy"),
         egress: named("egress"),
         ingress: named(ingress_service),
+        sandbox: named("sandbox"),
     };
 
     let mut tree = Tree::default();

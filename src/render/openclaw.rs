@@ -17,7 +17,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::shared::{LITELLM_PORT, STATE_DIR, pretty, proxy_url};
+use super::shared::{LITELLM_PORT, SANDBOX_DIR, STATE_DIR, pretty, proxy_url};
 use crate::model::{MemoryProvider, Site};
 
 /// The gateway's healthcheck. 2026.2.15 has no health endpoint (it came in
@@ -34,7 +34,33 @@ pub fn healthcheck(port: u16) -> Vec<String> {
     ]
 }
 
-pub fn config(site: &Site) -> String {
+/// OpenClaw's defaults for sandbox container names and their workdir, which
+/// the Docker policy holds it to.
+pub const SANDBOX_PREFIX: &str = "openclaw-sbx-";
+pub const SANDBOX_WORKDIR: &str = "/workspace";
+
+/// The scope keys OpenClaw gives sandboxes: `scope = "agent"` with the one
+/// default agent.
+pub const SANDBOX_KEYS: &[&str] = &["agent:main"];
+
+/// A sandbox's slug, as OpenClaw 2026.2.15 forms it from its scope key:
+/// lower case, each run outside `[a-z0-9._-]` made one `-`, `-` trimmed,
+/// cut to 32, then `-` and the first 8 hex digits of the key's sha256. The
+/// container is `SANDBOX_PREFIX` + slug, its workspace `SANDBOX_DIR/slug`.
+pub fn sandbox_slug(key: &str) -> String {
+    let mut slug = String::new();
+    for c in key.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_matches('-').chars().take(32).collect();
+    format!("{slug}-{}", &crate::bundle::sha256_hex(key.as_bytes())[..8])
+}
+
+pub fn config(site: &Site, sandbox_image: &str) -> String {
     let sandbox = &site.stack.sandbox;
     let models: Vec<Value> = site
         .models
@@ -61,7 +87,12 @@ pub fn config(site: &Site) -> String {
             "mode": "all",
             "scope": "agent",
             "workspaceAccess": "none",
+            "workspaceRoot": SANDBOX_DIR,
             "docker": {
+                "image": sandbox_image,
+                "user": sandbox.user,
+                "containerPrefix": SANDBOX_PREFIX,
+                "workdir": SANDBOX_WORKDIR,
                 "network": "none",
                 "readOnlyRoot": true,
                 "capDrop": ["ALL"],
@@ -139,4 +170,19 @@ pub fn config(site: &Site) -> String {
         });
     }
     pretty(&config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_openclaws() {
+        // The name OpenClaw 2026.2.15 gives the default agent's sandbox.
+        assert_eq!(sandbox_slug("agent:main"), "agent-main-f331f052");
+        assert!(
+            sandbox_slug("Agent::A Very Long Name That Goes On And On")
+                .starts_with("agent-a-very-long-name-that-goes-")
+        );
+    }
 }

@@ -15,6 +15,12 @@ pub const ENV_DIR: &str = "/opt/clawbake/secrets/env";
 pub const STATE_DIR: &str = "/var/lib/openclaw";
 /// Where the release's config is mounted read-only in the container.
 pub const CONFIG_PATH: &str = "/etc/openclaw/openclaw.json";
+/// Where sandbox workspaces live, on the host and in the gateway alike.
+/// Root owns it and the gateway only the directory of each of its
+/// sandboxes: were it the gateway's, it could swap a workspace for a
+/// symlink to `/` between the policy's check of a bind and the daemon's
+/// mount.
+pub const SANDBOX_DIR: &str = "/var/lib/openclaw-sandboxes";
 /// The image runs as `node`, uid and gid 1000.
 pub const UID: u32 = 1000;
 /// The gateway's container name; `verify` probes from its network.

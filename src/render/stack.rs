@@ -11,8 +11,8 @@ use tera::Context;
 
 use super::openclaw;
 use super::shared::{
-    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, LITELLM_PORT, SOCKET_PROXY_PORT, SQUID_PORT,
-    STATE_DIR, proxy_url,
+    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, LITELLM_PORT, SANDBOX_DIR, SOCKET_PROXY_PORT,
+    SQUID_PORT, STATE_DIR, pretty, proxy_url,
 };
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
@@ -27,12 +27,13 @@ pub struct Images {
     pub socket_proxy: String,
     pub egress: String,
     pub ingress: String,
+    pub sandbox: String,
 }
 
 pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, images: &Images) {
     let squid = squid_conf(site);
     let litellm = litellm_config(site);
-    let openclaw_json = openclaw::config(site);
+    let openclaw_json = openclaw::config(site, &images.sandbox);
     let soul = site.openclaw.soul.clone();
     let caddyfile = caddyfile(site, cloudflare);
 
@@ -48,6 +49,8 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         );
     }
 
+    let (proxy_cfg, policy_json) = (docker_proxy_cfg(), docker_policy(site, images));
+
     let dockerfile = gateway_dockerfile(images);
     let compose = compose(
         site,
@@ -57,12 +60,37 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
             litellm: sha256_hex(litellm.as_bytes()),
             openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
             gateway_image: sha256_hex(dockerfile.as_bytes()),
+            docker_proxy: sha256_hex(format!("{proxy_cfg}{DOCKER_POLICY}{policy_json}").as_bytes()),
             caddy: sha256_hex(caddyfile.as_bytes()),
         },
     );
     tree.add("stack/compose.yaml", 0o644, Scope::Stack, compose);
     tree.add("stack/gateway.Dockerfile", 0o644, Scope::Stack, dockerfile);
     tree.add("stack/squid.conf", 0o644, Scope::Stack, squid);
+    tree.add(
+        "stack/images.list",
+        0o644,
+        Scope::Stack,
+        format!("{}\n", images.sandbox),
+    );
+    tree.add(
+        "stack/docker-proxy/haproxy.cfg",
+        0o644,
+        Scope::Stack,
+        proxy_cfg,
+    );
+    tree.add(
+        "stack/docker-proxy/docker-policy.lua",
+        0o644,
+        Scope::Stack,
+        DOCKER_POLICY,
+    );
+    tree.add(
+        "stack/docker-proxy/policy.json",
+        0o644,
+        Scope::Stack,
+        policy_json,
+    );
     tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
     tree.add(
         "stack/openclaw/openclaw.json",
@@ -78,6 +106,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
 
 struct Hashes {
     gateway_image: String,
+    docker_proxy: String,
     squid: String,
     litellm: String,
     openclaw: String,
@@ -153,6 +182,39 @@ pub fn egress_domains(site: &Site) -> Vec<String> {
                 .any(|w| d.ends_with(w.as_str()) || format!(".{d}") == *w)
     });
     domains
+}
+
+/// The Docker policy program: the same for every site, so not a template.
+pub const DOCKER_POLICY: &str = include_str!("../../cloud-init/stack/docker-policy.lua");
+/// Where the socket proxy's container finds its config and policy.
+const PROXY_DIR: &str = "/usr/local/etc/haproxy";
+
+fn docker_proxy_cfg() -> String {
+    let mut ctx = Context::new();
+    ctx.insert("policy_lua", &format!("{PROXY_DIR}/docker-policy.lua"));
+    ctx.insert("policy_json", &format!("{PROXY_DIR}/policy.json"));
+    ctx.insert("bind", &format!(":{SOCKET_PROXY_PORT}"));
+    ctx.insert("socket", "/var/run/docker.sock");
+    render("stack/docker-proxy.cfg", &ctx)
+}
+
+/// What the policy allows, from the site: the sandbox image, user and
+/// limits that `openclaw.json` gives OpenClaw, and where workspaces live.
+fn docker_policy(site: &Site, images: &Images) -> String {
+    let sandbox = &site.stack.sandbox;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let nano_cpus = (sandbox.cpus * 1e9).round() as u64;
+    pretty(&json!({
+        "name_prefix": openclaw::SANDBOX_PREFIX,
+        "sandbox_dir": SANDBOX_DIR,
+        "slugs": openclaw::SANDBOX_KEYS.iter().map(|k| openclaw::sandbox_slug(k)).collect::<Vec<_>>(),
+        "workdir": openclaw::SANDBOX_WORKDIR,
+        "images": [images.sandbox],
+        "user": sandbox.user,
+        "memory_bytes": u64::from(sandbox.memory_mib) * 1024 * 1024,
+        "nano_cpus": nano_cpus,
+        "pids_limit": sandbox.pids,
+    }))
 }
 
 fn squid_conf(site: &Site) -> String {
@@ -233,7 +295,7 @@ fn healthcheck<S: serde::Serialize>(site: &Site, test: &[S]) -> Value {
 
 fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     let mut services = Map::new();
-    services.insert("docker-proxy".into(), socket_proxy(site, images));
+    services.insert("docker-proxy".into(), socket_proxy(site, images, hashes));
     services.insert("openclaw".into(), gateway(site, hashes));
     services.insert("litellm".into(), litellm(site, images, hashes));
     services.insert("egress".into(), egress(site, images, hashes));
@@ -301,45 +363,27 @@ pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
         .collect()
 }
 
-fn socket_proxy(site: &Site, images: &Images) -> Value {
+fn socket_proxy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
     json!({
         "image": images.socket_proxy,
         "container_name": "openclaw-docker-proxy",
-        // What OpenClaw's sandboxes run through the docker CLI: inspect,
-        // create, start, exec and remove containers (POST covers every
-        // non-GET method, DELETE included), and inspect or pull images.
-        // Each section is a path prefix, so CONTAINERS=1 also lets a caller
-        // read any container's environment: the gateway is trusted with that.
-        // Everything else is closed.
-        "environment": {
-            "CONTAINERS": "1",
-            "IMAGES": "1",
-            "EXEC": "1",
-            "POST": "1",
-            "PING": "1",
-            "VERSION": "1",
-            "EVENTS": "0",
-            "INFO": "0",
-            "AUTH": "0",
-            "BUILD": "0",
-            "COMMIT": "0",
-            "CONFIGS": "0",
-            "DISTRIBUTION": "0",
-            "GRPC": "0",
-            "NETWORKS": "0",
-            "NODES": "0",
-            "PLUGINS": "0",
-            "SECRETS": "0",
-            "SERVICES": "0",
-            "SESSION": "0",
-            "SWARM": "0",
-            "SYSTEM": "0",
-            "TASKS": "0",
-            "VOLUMES": "0",
-        },
-        "volumes": ["/var/run/docker.sock:/var/run/docker.sock:ro"],
+        // HAProxy, as the official image and Debian's package both run it;
+        // the config and the policy come from this release.
+        "entrypoint": ["haproxy", "-W", "-db"],
+        "command": ["-f", format!("{PROXY_DIR}/haproxy.cfg")],
+        // Root for the socket (root:docker 0660), with no capability.
+        "user": "0:0",
+        "volumes": [
+            format!("{CURRENT}/docker-proxy:{PROXY_DIR}:ro"),
+            "/var/run/docker.sock:/var/run/docker.sock:ro",
+        ],
         "networks": ["openclaw-net"],
+        "labels": { "clawbake.config": hashes.docker_proxy },
         "healthcheck": healthcheck(site, &["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
+        "read_only": true,
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+        "pids_limit": 64,
         "deploy": limits(&site.stack.services.socket_proxy),
         "restart": "unless-stopped",
     })
@@ -383,6 +427,7 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
         "env_file": [format!("{ENV_DIR}/openclaw.env")],
         "volumes": [
             format!("openclaw-data:{}", STATE_DIR),
+            format!("{SANDBOX_DIR}:{SANDBOX_DIR}"),
             format!("{CURRENT}/openclaw/openclaw.json:{}:ro", CONFIG_PATH),
             format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", STATE_DIR),
         ],

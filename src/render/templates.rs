@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "host/ssh.socket.conf",
     "stack/squid.conf",
     "stack/Caddyfile",
+    "stack/docker-proxy.cfg",
 ];
 
 /// Every template name, for the tests that render each one.

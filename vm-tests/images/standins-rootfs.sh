@@ -15,7 +15,6 @@ mmdebstrap --quiet --variant=essential --mode=root --format=tar \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --include=squid,haproxy,python3,nodejs,wget,busybox,tar,gzip,ca-certificates \
   --customize-hook="copy-in $here/standins/bin /usr/local" \
-  --customize-hook="copy-in $here/standins/etc /usr/local" \
   --customize-hook='install -d -o 1000 -g 1000 "$1"/home/node' \
   --customize-hook='mkdir -p "$1"/opt/busybox && ln -s /usr/bin/busybox "$1"/opt/busybox/wget' \
   --customize-hook='chmod 0755 "$1"/usr/local/bin/*' \

@@ -25,6 +25,7 @@ pub const IMAGE: &str = "clawbake-test/registry-probe:1";
 const SITE_IMAGES: &str = "
 [stack.sandbox]
 docker_cli_image = \"clawbake-test/registry-probe:1\"
+image = \"clawbake-test/registry-probe:1\"
 [stack.services.gateway]
 image = \"clawbake-test/registry-probe:1\"
 [stack.services.litellm]

@@ -2,7 +2,7 @@
 //! the stack names is replaced (by `vm-tests/layers/standins.toml`) with one
 //! built here from Debian 13 packages. They are real servers where the
 //! tests depend on them (Squid runs the generated `squid.conf`, `HAProxy`
-//! enforces the socket proxy's allow/deny rules) and small scripts where
+//! runs the release's Docker policy) and small scripts where
 //! only a health endpoint and token auth matter (gateway, LiteLLM, Caddy).
 //!
 //! All share one root filesystem, so the archive holds one layer and the
@@ -35,48 +35,17 @@ pub fn images() -> Vec<(&'static str, RuntimeConfig)> {
         env: vec![path.clone()],
         ..RuntimeConfig::default()
     };
-    // tecnativa/docker-socket-proxy's defaults: only the harmless sections.
-    let mut proxy_env = vec![path.clone()];
-    for (name, on) in [
-        ("EVENTS", 1),
-        ("PING", 1),
-        ("VERSION", 1),
-        ("AUTH", 0),
-        ("SECRETS", 0),
-        ("POST", 0),
-        ("BUILD", 0),
-        ("COMMIT", 0),
-        ("CONFIGS", 0),
-        ("CONTAINERS", 0),
-        ("DISTRIBUTION", 0),
-        ("EXEC", 0),
-        ("GRPC", 0),
-        ("IMAGES", 0),
-        ("INFO", 0),
-        ("NETWORKS", 0),
-        ("NODES", 0),
-        ("PLUGINS", 0),
-        ("SERVICES", 0),
-        ("SESSION", 0),
-        ("SWARM", 0),
-        ("SYSTEM", 0),
-        ("TASKS", 0),
-        ("VOLUMES", 0),
-    ] {
-        proxy_env.push(format!("{name}={on}"));
-    }
     vec![
         (
             "clawbake-test/squid:6",
             plain(&["/usr/local/bin/standin-squid"]),
         ),
         (
+            // Debian's HAProxy 3.0 with Lua: the compose file gives the
+            // entrypoint, and the release's config and Docker policy, as
+            // it does for the official image on a real host.
             "clawbake-test/socket-proxy:1",
-            RuntimeConfig {
-                cmd: strings(&["/usr/local/bin/standin-socket-proxy"]),
-                env: proxy_env,
-                ..RuntimeConfig::default()
-            },
+            plain(&["haproxy", "-v"]),
         ),
         (
             // OpenClaw's image runs as `node` (uid 1000) with its home at
@@ -103,6 +72,17 @@ pub fn images() -> Vec<(&'static str, RuntimeConfig)> {
         (
             "clawbake-test/caddy:2",
             plain(&["/usr/local/bin/standin-caddy"]),
+        ),
+        (
+            // A sandbox: what the harness's lifecycle probe creates, as
+            // OpenClaw's user, through the Docker policy.
+            "clawbake-test/sandbox:1",
+            RuntimeConfig {
+                cmd: strings(&["sleep", "infinity"]),
+                env: vec![path.clone()],
+                user: "1000:1000".to_owned(),
+                ..RuntimeConfig::default()
+            },
         ),
         (
             "clawbake-test/docker-cli:1",
@@ -176,7 +156,7 @@ mod tests {
             .filter(|(k, _)| k.ends_with("image"))
             .map(|(_, v)| v.trim_matches('"'))
             .collect();
-        assert_eq!(named.len(), 7, "{named:?}");
+        assert_eq!(named.len(), 8, "{named:?}");
         for image in named {
             assert!(tags.contains(&image), "{image} has no stand-in");
         }

@@ -225,7 +225,7 @@ fn probe_all(conn: &Connection, probes: &serde_json::Value) -> Result<BTreeMap<S
 /// What the gateway sees of its networks: Squid both ways, no direct route,
 /// its own token auth, the socket proxy's rules, LiteLLM's key; and what
 /// Squid's own leg and the host see.
-pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
+pub fn stack_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) -> Result<()> {
     conn.output("install -d -m 0700 /root/clawbake-vm-test")
         .context("creating the probe's directory")?;
     conn.upload(
@@ -252,23 +252,182 @@ pub fn stack_checks(conn: &Connection, checks: &mut Checks) -> Result<()> {
         })
     };
     let gateway = "http://127.0.0.1:18789/api/status";
-    let proxy = |path: &str| format!("http://docker-proxy:2375{path}");
-    let probes = serde_json::json!([
+    let (name, create) = sandbox_create(&prep.dist)?;
+    let mut probes = serde_json::json!([
         squid("denied", "example.com:443"),
         squid("allowed", "api.anthropic.com:443"),
         {"id": "direct", "kind": "tcp", "host": ip, "port": 80},
         http("gateway-without", gateway, "GET", None),
         http("gateway-with", gateway, "GET", Some("OPENCLAW_GATEWAY_TOKEN")),
-        http("proxy-containers", &proxy("/v1.45/containers/json"), "GET", None),
-        http("proxy-info", &proxy("/info"), "GET", None),
-        http("proxy-volumes", &proxy("/volumes"), "GET", None),
-        http("proxy-networks", &proxy("/networks/create"), "POST", None),
         http("litellm", "http://litellm:4000/v1/models", "GET", Some("LITELLM_MASTER_KEY")),
+        squid("raw-ip", &format!("{ip}:443")),
+        {"id": "lifecycle", "kind": "lifecycle", "name": name, "create": create},
     ]);
+    for (id, method, path, body) in docker_attacks(&name, &create) {
+        probes
+            .as_array_mut()
+            .expect("a list")
+            .push(serde_json::json!({
+                "id": id, "kind": "docker", "method": method, "path": path, "body": body,
+            }));
+    }
     let got = probe_all(conn, &probes)?;
     network_checks(conn, &got, &ip, checks);
     service_checks(conn, &got, checks);
+    docker_checks(&got, &name, &create, checks);
     Ok(())
+}
+
+/// The sandbox OpenClaw would create, as the release's Docker policy
+/// describes it: its name and the create body the docker CLI sends.
+fn sandbox_create(dist: &Path) -> Result<(String, serde_json::Value)> {
+    let path = dist.join("release/stack/docker-proxy/policy.json");
+    let text = fs::read_to_string(&path).context(format_args!("reading {}", path.display()))?;
+    let p: serde_json::Value = serde_json::from_str(&text).context("parsing policy.json")?;
+    let slug = p["slugs"][0].as_str().unwrap_or_default();
+    let name = format!("{}{slug}", p["name_prefix"].as_str().unwrap_or_default());
+    let bind = format!(
+        "{}/{slug}:{}",
+        p["sandbox_dir"].as_str().unwrap_or_default(),
+        p["workdir"].as_str().unwrap_or_default()
+    );
+    let create = serde_json::json!({
+        "User": p["user"], "Image": p["images"][0], "Cmd": ["sleep", "3600"],
+        "WorkingDir": p["workdir"], "Env": ["LANG=C.UTF-8"],
+        "Labels": { "openclaw.sandbox": "1", "openclaw.sessionKey": "agent:main" },
+        "HostConfig": {
+            "Binds": [bind], "NetworkMode": "none", "ReadonlyRootfs": true,
+            "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges"],
+            "Tmpfs": { "/tmp": "", "/var/tmp": "", "/run": "" },
+            "Memory": p["memory_bytes"], "MemorySwap": p["memory_bytes"],
+            "NanoCpus": p["nano_cpus"], "PidsLimit": p["pids_limit"],
+        },
+    });
+    Ok((name, create))
+}
+
+/// From the gateway's seat, what must be refused: each a way to host root,
+/// another container's secrets, or an endpoint outside the lifecycle.
+fn docker_attacks(
+    name: &str,
+    create: &serde_json::Value,
+) -> Vec<(String, &'static str, String, Option<String>)> {
+    let with = |key: &str, value: serde_json::Value| {
+        let mut body = create.clone();
+        body["HostConfig"][key] = value;
+        Some(body.to_string())
+    };
+    let create_path = format!("/v1.41/containers/create?name={name}");
+    let litellm = "/v1.41/containers/openclaw-litellm";
+    vec![
+        (
+            "privileged",
+            "POST",
+            create_path.clone(),
+            with("Privileged", serde_json::json!(true)),
+        ),
+        (
+            "host-root-bind",
+            "POST",
+            create_path.clone(),
+            with("Binds", serde_json::json!(["/:/host"])),
+        ),
+        (
+            "host-pid",
+            "POST",
+            create_path.clone(),
+            with("PidMode", serde_json::json!("host")),
+        ),
+        (
+            "host-network",
+            "POST",
+            create_path,
+            with("NetworkMode", serde_json::json!("host")),
+        ),
+        ("inspect-litellm", "GET", format!("{litellm}/json"), None),
+        (
+            "exec-litellm",
+            "POST",
+            format!("{litellm}/exec"),
+            Some(r#"{"Cmd":["env"],"AttachStdout":true}"#.into()),
+        ),
+        (
+            "exec-proxy",
+            "POST",
+            "/v1.41/containers/openclaw-docker-proxy/exec".into(),
+            Some(r#"{"Cmd":["sh"]}"#.into()),
+        ),
+        ("export-litellm", "GET", format!("{litellm}/export"), None),
+        (
+            "pull",
+            "POST",
+            "/v1.41/images/create?fromImage=alpine&tag=3".into(),
+            None,
+        ),
+        ("list", "GET", "/v1.41/containers/json?all=1".into(), None),
+        ("info", "GET", "/info".into(), None),
+        ("volumes", "GET", "/volumes".into(), None),
+        (
+            "networks",
+            "POST",
+            "/networks/create".into(),
+            Some(r#"{"Name":"x"}"#.into()),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, method, path, body): (&str, _, String, _)| {
+        (format!("attack-{id}"), method, path, body)
+    })
+    .collect()
+}
+
+/// The Docker policy, on the guest's real daemon: every attack refused by
+/// the policy, and the sandbox lifecycle through to the exec's output.
+fn docker_checks(
+    got: &BTreeMap<String, String>,
+    name: &str,
+    create: &serde_json::Value,
+    checks: &mut Checks,
+) {
+    checks.check(
+        "the Docker policy refuses every escape the gateway tries",
+        || {
+            let attacks = docker_attacks(name, create);
+            let tried = attacks.len();
+            let through: Vec<String> = attacks
+                .into_iter()
+                .map(|(id, ..)| (result(got, &id).to_owned(), id))
+                .filter(|(answer, _)| !answer.starts_with("403 clawbake docker policy"))
+                .map(|(answer, id)| format!("{id}: {answer}"))
+                .collect();
+            if through.is_empty() {
+                Ok(format!("{tried} of {tried} refused"))
+            } else {
+                bail!("{}", through.join("; "))
+            }
+        },
+    );
+    checks.check(
+        "a sandbox's lifecycle passes the Docker policy (real daemon)",
+        || {
+            let answer = result(got, "lifecycle");
+            if answer.starts_with("ok exit 0")
+                && answer.contains("sandbox says hi")
+                && answer.contains("wrote")
+            {
+                Ok(answer.to_owned())
+            } else {
+                bail!("{answer}")
+            }
+        },
+    );
+    checks.check(
+        "Squid refuses a raw IP (from the gateway)",
+        || match result(got, "raw-ip") {
+            "403" => Ok("CONNECT to an address -> 403".into()),
+            code => bail!("CONNECT to an address -> {code}"),
+        },
+    );
 }
 
 /// The probe `id`'s result.
@@ -351,26 +510,6 @@ fn service_checks(conn: &Connection, got: &BTreeMap<String, String>, checks: &mu
         },
     );
     checks.check(
-        "the socket proxy allows containers, denies info, volumes, networks",
-        || {
-            let wrong: Vec<String> = [
-                ("GET /v1.45/containers/json", "proxy-containers", "200"),
-                ("GET /info", "proxy-info", "403"),
-                ("GET /volumes", "proxy-volumes", "403"),
-                ("POST /networks/create", "proxy-networks", "403"),
-            ]
-            .iter()
-            .filter(|(_, id, want)| result(id) != *want)
-            .map(|(r, id, want)| format!("{r}: {}, want {want}", result(id)))
-            .collect();
-            if wrong.is_empty() {
-                Ok(String::new())
-            } else {
-                bail!("{}", wrong.join("; "))
-            }
-        },
-    );
-    checks.check(
         "LiteLLM answers the gateway with the master key",
         || match result("litellm") {
             "200" => Ok(String::new()),
@@ -378,11 +517,11 @@ fn service_checks(conn: &Connection, got: &BTreeMap<String, String>, checks: &mu
         },
     );
     checks.check(
-        "the gateway image has the docker CLI, through the proxy",
+        "the gateway's docker CLI reaches the Docker policy, which refuses a listing",
         || {
-            let out = expect(conn, "docker exec openclaw docker ps")?;
-            if out.contains("\"Id\"") {
-                Ok(String::new())
+            let out = expect(conn, "docker exec openclaw docker ps 2>&1 || true")?;
+            if out.contains("clawbake docker policy") {
+                Ok(out.trim().to_owned())
             } else {
                 bail!("{out}")
             }

@@ -98,7 +98,7 @@ fn run(
 
     host_checks(vm, &conn, prep, checks);
     system_checks(&conn, prep, checks);
-    stack_checks(&conn, checks)?;
+    stack_checks(&conn, prep, checks)?;
 
     // The same state, as `clawbake verify` sees it from here.
     checks::clawbake_verify(vm, ctx, prep, checks)

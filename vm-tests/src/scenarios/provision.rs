@@ -135,7 +135,7 @@ pub fn harness_checks(
     checks.check("every service of the stack is healthy", || healthy);
     checks::host_checks(vm, conn, prep, checks);
     checks::system_checks(conn, prep, checks);
-    checks::stack_checks(conn, checks)
+    checks::stack_checks(conn, prep, checks)
 }
 
 fn run(
