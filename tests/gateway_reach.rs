@@ -201,8 +201,8 @@ fn swap(text: &str, from: &str, to: &str) -> String {
 /// breaks `docker exec -i`; `.ci/run` builds a Debian 13 root with 3.0 and
 /// names its launcher in `CLAWBAKE_HAPROXY`.
 fn haproxy() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CLAWBAKE_HAPROXY") {
-        return Some(PathBuf::from(path));
+    if std::env::var_os("CLAWBAKE_HAPROXY").is_some() {
+        return common::tool_at("CLAWBAKE_HAPROXY", "haproxy");
     }
     let found = tool("haproxy")?;
     let out = Command::new(&found).arg("-v").output().expect("haproxy -v");
@@ -417,6 +417,46 @@ fn every_escape_is_refused_before_the_socket() {
         (what, method, target, body.to_owned())
     };
     let attacks: Vec<(&str, &str, String, String)> = vec![
+        // A map's keys are exact to Go: `None` is a network of that name,
+        // and its NetworkID would put the sandbox on the bridge.
+        swapped(
+            "the bridge, as a network named None",
+            r#""EndpointsConfig":{}"#,
+            r#""EndpointsConfig":{"None":{"NetworkID":"bridge"}}"#,
+        ),
+        swapped(
+            "the bridge, through none's settings",
+            r#""EndpointsConfig":{}"#,
+            r#""EndpointsConfig":{"none":{"NetworkID":"bridge"}}"#,
+        ),
+        swapped("no user: the image's root", r#""User":"1000:1000","#, ""),
+        swapped(
+            "an empty user: the image's root",
+            r#""User":"1000:1000""#,
+            r#""User":"""#,
+        ),
+        swapped(
+            "a Compose label",
+            r#""openclaw.sandbox":"1","#,
+            r#""openclaw.sandbox":"1","com.docker.compose.project":"openclaw","#,
+        ),
+        swapped("a tmpfs over /etc", r#""/tmp":"""#, r#""/etc":"""#),
+        swapped(
+            "tmpfs options",
+            r#""/tmp":"""#,
+            r#""/tmp":"exec,size=100g""#,
+        ),
+        swapped(
+            "swap beyond the memory",
+            r#""MemorySwap":536870912"#,
+            r#""MemorySwap":0"#,
+        ),
+        plain(
+            "a trailing slash",
+            "GET",
+            format!("/v1.47/containers/{SANDBOX}/json/"),
+            "",
+        ),
         // 1. creates that escape: privileges, namespaces, mounts, networks, images
         added("privileged", r#""Privileged":true"#),
         added("privileged, lower case", r#""privileged":true"#),

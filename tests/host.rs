@@ -97,8 +97,14 @@ fn variant(dir: &Path, name: &str, extra: &str) -> PathBuf {
 }
 
 /// The command line, then the options that reach and trust the host.
+/// The command line: `first`, then the SSH options. The sites here pin
+/// nothing (no registry is reachable), so `provision` is told to deliver
+/// them by tag; its refusal without that has a test of its own.
 fn args<'a>(ssh: &'a [String], first: &[&'a str]) -> Vec<&'a str> {
     let mut v: Vec<&str> = first.to_vec();
+    if first.first() == Some(&"provision") {
+        v.push("--allow-unpinned");
+    }
     v.extend(ssh.iter().map(String::as_str));
     v
 }
@@ -248,6 +254,7 @@ fn an_unreachable_host_says_which_port_a_provisioned_host_uses() {
             &log,
             "--known-hosts",
             "/dev/null",
+            "--allow-unpinned",
         ],
         None,
     );
@@ -686,4 +693,23 @@ fn no_op_provision_time() {
         "no-op provision, 20 runs: median {:.1} ms, min {:.1} ms, max {:.1} ms",
         times[10], times[0], times[19]
     );
+}
+
+#[test]
+fn provision_refuses_unpinned_images_before_it_connects() {
+    // Port 1 of 127.0.0.1: nothing listens, so a connection attempt would
+    // show as an unreachable host (exit 4) instead of this refusal.
+    let run = clawbake(&["provision", "--host", "root@127.0.0.1:1"], None);
+    assert_eq!(run.code, 9, "{}", run.stderr);
+    let built = common::build(&SiteInput::Example);
+    let unpinned = &built.bundle.manifest.unpinned_images;
+    assert!(!unpinned.is_empty());
+    let mut expected = format!(
+        "error: {} of the site's images are not pinned to a digest, and provision delivers a host only pinned images:\n",
+        unpinned.len()
+    );
+    expected.extend(unpinned.iter().map(|image| format!("  {image}\n")));
+    expected.push_str("  = help: the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)\n");
+    assert_eq!(run.stderr, expected);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
 }

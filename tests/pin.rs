@@ -48,7 +48,7 @@ const IMAGES: &[(&str, &str, &str)] = &[
         "openclaw/openclaw",
         "2026.2.15",
     ),
-    ("haproxy:3.0.11-alpine", "library/haproxy", "3.0.11-alpine"),
+    ("haproxy:3.0.26-alpine", "library/haproxy", "3.0.26-alpine"),
     (
         "ubuntu/squid:6.6-24.04_beta",
         "ubuntu/squid",

@@ -76,6 +76,42 @@ fn user_data_passes_cloud_init_schema_command() {
 }
 
 #[test]
+fn compose_accepts_its_file() {
+    // Compose v2 itself, the VM guests' version, as `compose up` reads the
+    // file: it refuses what the schema allows and Compose does not (a
+    // process limit set both as `pids_limit` and under `deploy`, say). The
+    // env files live on the host, so they are pointed at empty ones here.
+    let Some(compose) = common::tool_at("CLAWBAKE_COMPOSE", "docker-compose") else {
+        return;
+    };
+    for (name, input) in sites() {
+        let (tmp, dist, _) = build_to_dir(&input);
+        let envs = tmp.path().join("env");
+        std::fs::create_dir(&envs).expect("the env dir");
+        let text =
+            std::fs::read_to_string(dist.join("release/stack/compose.yaml")).expect("compose.yaml");
+        let pointed = text.replace(
+            "/opt/clawbake/secrets/env/",
+            &format!("{}/", envs.display()),
+        );
+        assert_ne!(pointed, text, "{name}: the compose file names no env file");
+        for service in ["openclaw", "litellm", "caddy", "cloudflared"] {
+            std::fs::write(envs.join(format!("{service}.env")), "").expect("an env file");
+        }
+        let file = tmp.path().join("compose.yaml");
+        std::fs::write(&file, pointed).expect("writing the compose file");
+        run_ok(
+            Command::new(&compose)
+                .arg("-f")
+                .arg(&file)
+                .arg("config")
+                .arg("--quiet"),
+            &format!("compose config on {name}"),
+        );
+    }
+}
+
+#[test]
 fn compose_file_matches_compose_spec() {
     let spec = schema("compose-spec.json");
     for (name, input) in sites() {

@@ -19,11 +19,14 @@
 -- workspace; IMAGE is the site's sandbox image. Every other request is
 -- refused with 403 and a line that says why.
 --
--- A create is read the way the daemon reads it (Go's encoding/json): keys
--- match case-insensitively, escapes are decoded, the last duplicate would
--- win. So this decoder folds case, decodes escapes, and refuses duplicate
--- keys and keys outside ASCII (Go folds U+017F to `s` and U+212A to `k`).
--- A field this policy does not know must hold its zero value.
+-- A create is read the way the daemon reads it (Go's encoding/json): a
+-- struct's field names match case-insensitively, a map's keys exactly (a
+-- network named `None` is not `none`), escapes are decoded, the last
+-- duplicate would win. So this decoder decodes escapes, refuses duplicate
+-- keys (even when they differ only in case) and keys outside ASCII (Go
+-- folds U+017F to `s` and U+212A to `k`), and keeps each key both folded,
+-- for fields, and exact, for maps. A field this policy does not know must
+-- hold its zero value.
 --
 -- The settings come from a JSON file rendered from the site
 -- (CLAWBAKE_DOCKER_POLICY names it); this file is the same for every site.
@@ -97,7 +100,7 @@ local function decode(s)
           fail("bad escape")
         end
       else
-        local run = s:match('^[^"\\%c]+', pos)
+        local run = s:match('^[^"\\\0-\31]+', pos)
         out[#out + 1] = run
         pos = pos + #run
       end
@@ -106,7 +109,7 @@ local function decode(s)
   end
   local function object()
     pos = pos + 1
-    local obj = setmetatable({ fields = {}, names = {} }, OBJECT)
+    local obj = setmetatable({ fields = {}, names = {}, exact = {}, keys = {} }, OBJECT)
     ws()
     if s:byte(pos) == 125 then pos = pos + 1; return obj end
     while true do
@@ -119,8 +122,11 @@ local function decode(s)
       ws()
       if s:byte(pos) ~= 58 then fail("expected `:`") end
       pos = pos + 1
-      obj.fields[folded] = value()
+      local v = value()
+      obj.fields[folded] = v
       obj.names[#obj.names + 1] = folded
+      obj.exact[key] = v
+      obj.keys[#obj.keys + 1] = key
       ws()
       local c = s:byte(pos)
       pos = pos + 1
@@ -236,7 +242,7 @@ local function sandbox_name(name)
 end
 
 local function pct_decode(s)
-  if s:find("%%[^%x]") or s:find("%%%x?$") then return nil end
+  if s:gsub("%%%x%x", ""):find("%%") then return nil end
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
@@ -279,6 +285,8 @@ local function bind_ok(bind, slug)
   return mode == "" or mode == "ro" or mode == "rw"
 end
 
+local TMPFS = { ["/tmp"] = true, ["/var/tmp"] = true, ["/run"] = true }
+
 local config_rules = {
   image = function(v) if not settings.images[v] then return "the image `" .. tostring(v) .. "`" end end,
   cmd = function(v) if not str_array(v) and not is_zero(v) then return "`Cmd`" end end,
@@ -286,12 +294,16 @@ local config_rules = {
   workingdir = function(v) if type(v) ~= "string" then return "`WorkingDir`" end end,
   hostname = function(v) if type(v) ~= "string" then return "`Hostname`" end end,
   user = function(v)
-    if v ~= "" and v ~= settings.user then return "the user `" .. tostring(v) .. "`" end
+    if v ~= settings.user then return "the user `" .. tostring(v) .. "`" end
   end,
+  -- OpenClaw's own labels only: a sandbox may not pass for a Compose
+  -- service of the stack.
   labels = function(v)
     if kind(v) ~= "object" then return "`Labels`" end
-    for _, name in ipairs(v.names) do
-      if type(v.fields[name]) ~= "string" then return "`Labels`" end
+    for _, key in ipairs(v.keys) do
+      if type(v.exact[key]) ~= "string" or not key:find("^openclaw%.[%w.]+$") then
+        return "the label `" .. key .. "`"
+      end
     end
   end,
   attachstdin = "bool", attachstdout = "bool", attachstderr = "bool",
@@ -312,10 +324,11 @@ local host_rules = {
       end
     end
   end,
+  -- OpenClaw's scratch paths, with Docker's default options only.
   tmpfs = function(v)
     if kind(v) ~= "object" then return "`Tmpfs`" end
-    for _, path in ipairs(v.names) do
-      if type(v.fields[path]) ~= "string" then return "`Tmpfs`" end
+    for _, path in ipairs(v.keys) do
+      if not TMPFS[path] or v.exact[path] ~= "" then return "the tmpfs `" .. path .. "`" end
     end
   end,
   -- each bind is checked against the sandbox's own workspace below
@@ -379,8 +392,11 @@ local function check_create(q, body)
   if not settings.images[config.fields.image] then
     return "the image `" .. tostring(config.fields.image) .. "` is not a sandbox image"
   end
+  if config.fields.user ~= settings.user then
+    return "a sandbox runs as `" .. settings.user .. "`"
+  end
   local labels = config.fields.labels
-  if kind(labels) ~= "object" or labels.fields["openclaw.sandbox"] ~= "1" then
+  if kind(labels) ~= "object" or labels.exact["openclaw.sandbox"] ~= "1" then
     return "a sandbox carries the label `openclaw.sandbox=1`"
   end
   if kind(hostconfig) ~= "object" then return "a sandbox needs a HostConfig" end
@@ -402,8 +418,8 @@ local function check_create(q, body)
   if type(h.memory) ~= "number" or h.memory <= 0 or h.memory > settings.memory then
     return "a sandbox's memory is set and at most " .. settings.memory .. " bytes"
   end
-  if type(h.memoryswap) == "number" and h.memoryswap ~= h.memory and h.memoryswap ~= 0 then
-    return "a sandbox gets no swap beyond its memory"
+  if h.memoryswap ~= h.memory then
+    return "a sandbox's memory and swap together are its memory: no swap"
   end
   if type(h.nanocpus) ~= "number" or h.nanocpus <= 0 or h.nanocpus > settings.nano_cpus then
     return "a sandbox's CPUs are set and at most " .. settings.nano_cpus .. " nano-CPUs"
@@ -421,6 +437,8 @@ local function check_create(q, body)
       end
     end
   end
+  -- EndpointsConfig is a map: its keys are network names, exact. Only
+  -- `none`, with nothing set for it, or nothing at all.
   if networking ~= nil and networking ~= NULL then
     if kind(networking) ~= "object" then return "`NetworkingConfig` is refused" end
     for _, n in ipairs(networking.names) do
@@ -428,8 +446,18 @@ local function check_create(q, body)
       if n ~= "endpointsconfig" or kind(v) ~= "object" then
         if not is_zero(v) then return "`NetworkingConfig` is refused" end
       else
-        for _, net in ipairs(v.names) do
+        for _, net in ipairs(v.keys) do
+          local settings_of = v.exact[net]
           if net ~= "none" then return "the network `" .. net .. "` is refused" end
+          if kind(settings_of) == "object" then
+            for _, f in ipairs(settings_of.names) do
+              if not is_zero(settings_of.fields[f]) then
+                return "settings for the network `none` are refused"
+              end
+            end
+          elseif not is_zero(settings_of) then
+            return "settings for the network `none` are refused"
+          end
         end
       end
     end
@@ -460,7 +488,8 @@ local ID = "^[0-9a-f]+$"
 -- The decision for one request: nil when it may pass, or why not.
 function policy.check(method, path, query, headers, body)
   if not settings then return "the policy has no settings" end
-  if path:find("[^A-Za-z0-9._:/@-]") or path:find("//") or path:find("%.%.") then
+  if path:find("[^A-Za-z0-9._:/@-]") or path:find("//") or path:find("%.%.")
+      or path:sub(-1) == "/" then
     return "the path `" .. path .. "` is not one the Docker CLI sends"
   end
   if (headers["content-encoding"] or "") ~= "" then return "an encoded body is refused" end

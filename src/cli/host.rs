@@ -137,8 +137,26 @@ pub fn provision(
     log: Option<PathBuf>,
     guard: u64,
     admin_endpoint: Option<&str>,
+    allow_unpinned: bool,
 ) -> Result<Output, Error> {
     let built = built(site)?;
+    let unpinned = &built.bundle.manifest.unpinned_images;
+    if !unpinned.is_empty() && !allow_unpinned {
+        return Err(Error::Stale {
+            message: format!(
+                "{} of the site's images are not pinned to a digest, and provision delivers a host only pinned images:\n  {}",
+                unpinned.len(),
+                unpinned.join("\n  ")
+            ),
+            help: match built.merged.site_dir.as_deref() {
+                Some(dir) => format!(
+                    "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
+                    dir.join("site.toml").display()
+                ),
+                None => "the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)".to_owned(),
+            },
+        });
+    }
     let access = host.access()?;
     let admin_endpoint = admin_endpoint
         .map(|e| {

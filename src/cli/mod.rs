@@ -98,6 +98,10 @@ pub enum Command {
         /// when it is not the same host on that port (a port forward, a NAT)
         #[arg(long, value_name = "HOST:PORT")]
         admin_endpoint: Option<String>,
+        /// Deliver images that are not pinned to a digest (pulled by tag,
+        /// which can move); without it, provision refuses them
+        #[arg(long)]
+        allow_unpinned: bool,
     },
     /// Show what `provision` would do, without changing anything
     #[command(
@@ -320,7 +324,15 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             log,
             guard,
             admin_endpoint,
-        } => host::provision(site, &host, log, guard, admin_endpoint.as_deref()),
+            allow_unpinned,
+        } => host::provision(
+            site,
+            &host,
+            log,
+            guard,
+            admin_endpoint.as_deref(),
+            allow_unpinned,
+        ),
         Command::Plan { site, host } => host::plan(site, &host),
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),

@@ -80,7 +80,8 @@ pub fn privileged_create(bundle: &Bundle) -> Option<(String, String)> {
         "HostConfig": {
             "Privileged": true, "NetworkMode": "none", "ReadonlyRootfs": true,
             "CapDrop": ["ALL"], "SecurityOpt": ["no-new-privileges"],
-            "Memory": policy["memory_bytes"], "NanoCpus": policy["nano_cpus"],
+            "Memory": policy["memory_bytes"], "MemorySwap": policy["memory_bytes"],
+            "NanoCpus": policy["nano_cpus"],
             "PidsLimit": policy["pids_limit"],
         },
     });

@@ -364,6 +364,9 @@ pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
 }
 
 fn socket_proxy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
+    let mut deploy = limits(&site.stack.services.socket_proxy);
+    // Compose takes a process limit here or as `pids_limit`, never both.
+    deploy["resources"]["limits"]["pids"] = json!(64);
     json!({
         "image": images.socket_proxy,
         "container_name": "openclaw-docker-proxy",
@@ -383,8 +386,7 @@ fn socket_proxy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "read_only": true,
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges:true"],
-        "pids_limit": 64,
-        "deploy": limits(&site.stack.services.socket_proxy),
+        "deploy": deploy,
         "restart": "unless-stopped",
     })
 }

@@ -62,6 +62,16 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// A tool `.ci/run` provides by path in the environment variable `var`
+/// (from a Debian 13 root, where Debian 12's is missing or too old), else
+/// `fallback` on the PATH, as [`tool`] finds it.
+pub fn tool_at(var: &str, fallback: &str) -> Option<PathBuf> {
+    match std::env::var_os(var) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => tool(fallback),
+    }
+}
+
 /// Run a command and fail the test with its output if it fails.
 pub fn run_ok(cmd: &mut Command, what: &str) -> String {
     let out = cmd

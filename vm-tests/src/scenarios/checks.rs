@@ -555,6 +555,8 @@ pub fn clawbake(
         // Emulated, ufw alone can take over a minute: more time before the
         // lock-out guard reverts the SSH port.
         cmd.arg("--guard").arg("600");
+        // The stand-ins are built here, so no registry pins them.
+        cmd.arg("--allow-unpinned");
     }
     if command == "provision" || command == "rollback" {
         cmd.arg("--log")
