@@ -984,3 +984,58 @@ fn haproxy_accepts_every_sites_config() {
         );
     }
 }
+
+/// The VM tests' `probe.js` (run by Node inside the gateway container
+/// there), here against the real policy and the stand-in socket: its
+/// Docker requests, with and without a body, come back as the policy
+/// answers them, and its lifecycle probe reads the exec's upgraded stream.
+#[test]
+fn the_vm_probes_speak_the_policys_language() {
+    let Some(node) = tool("node") else { return };
+    let Some((proxy, socket)) = start() else {
+        return;
+    };
+    let create: serde_json::Value =
+        serde_json::from_str(&create_body("", "")).expect("the baseline create");
+    let probes = serde_json::json!([
+        {"id": "list", "kind": "docker", "method": "GET", "path": "/v1.41/containers/json", "body": null},
+        {"id": "privileged", "kind": "docker", "method": "POST", "path": CREATE,
+         "body": create_body("", r#""Privileged":true"#)},
+        {"id": "lifecycle", "kind": "lifecycle", "name": SANDBOX, "create": create},
+    ]);
+    let out = Command::new(&node)
+        .arg(common::root().join("vm-tests/guest/probe.js"))
+        .env("PROBES", probes.to_string())
+        .env("DOCKER_PROXY", format!("127.0.0.1:{}", proxy.port))
+        .output()
+        .expect("node");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_str(text.trim()).expect("probe.js's JSON");
+    for id in ["list", "privileged"] {
+        let answer = got[id].as_str().unwrap_or_default();
+        assert!(
+            answer.starts_with("403 clawbake docker policy"),
+            "{id}: {answer}"
+        );
+    }
+    let lifecycle = got["lifecycle"].as_str().unwrap_or_default();
+    assert!(
+        lifecycle.starts_with("ok exit 0") && lifecycle.contains("hello from the sandbox"),
+        "{lifecycle}"
+    );
+    let seen = socket.take();
+    assert!(
+        !seen.iter().any(|s| s.contains("containers/json")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("/exec/") && s.ends_with("/start")),
+        "{seen:?}"
+    );
+}

@@ -40,11 +40,13 @@ const request = (p) => {
 };
 
 // The Docker API through the socket proxy, as the gateway reaches it: one
-// request, answered `<status> <first line of the body>`.
+// request, answered `<status> <first line of the body>`. DOCKER_PROXY
+// (host:port) points elsewhere for the harness's own test of this file.
+const [proxyHost, proxyPort] = (process.env.DOCKER_PROXY || 'docker-proxy:2375').split(':');
 const dockerApi = (method, path, body) => new Promise((done) => {
   const req = http.request({
-    host: 'docker-proxy', port: 2375, method, path,
-    headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    host: proxyHost, port: Number(proxyPort), method, path,
+    headers: body == null ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     timeout: 60000,
   }, (res) => {
     let text = '';
@@ -53,7 +55,7 @@ const dockerApi = (method, path, body) => new Promise((done) => {
   });
   req.on('timeout', () => { req.destroy(); done({ status: 0, text: 'timeout' }); });
   req.on('error', (e) => done({ status: 0, text: `error ${e.code || e.message}` }));
-  if (body !== undefined) req.write(body);
+  if (body != null) req.write(body);
   req.end();
 });
 const docker = (p) => dockerApi(p.method, p.path, p.body)
@@ -62,7 +64,7 @@ const docker = (p) => dockerApi(p.method, p.path, p.body)
 // `docker exec`'s stream: the start request upgraded to a raw socket, as the
 // CLI does it; what the command printed (the 8-byte frame headers dropped).
 const execStream = (id) => new Promise((done) => {
-  const sock = net.connect({ host: 'docker-proxy', port: 2375 }, () => {
+  const sock = net.connect({ host: proxyHost, port: Number(proxyPort) }, () => {
     const body = '{"Detach":false,"Tty":false}';
     sock.write(`POST /v1.41/exec/${id}/start HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n`
       + `Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
