@@ -932,15 +932,12 @@ fn verify_probes_are_refused_for_the_right_reason() {
     let built = common::build(&SiteInput::Example);
     let (path, body) =
         clawbake::host::verify::privileged_create(&built.bundle).expect("a policy in the bundle");
-    let script = clawbake::host::verify::DOCKER_PROBE.replace(
-        "http://docker-proxy:2375",
-        &format!("http://127.0.0.1:{}", proxy.port),
-    );
     let probe = |args: &[&str]| {
         let out = Command::new(&node)
             .arg("-e")
-            .arg(&script)
+            .arg(clawbake::host::verify::DOCKER_PROBE)
             .args(args)
+            .env("DOCKER_HOST", format!("tcp://127.0.0.1:{}", proxy.port))
             .output()
             .expect("node");
         String::from_utf8_lossy(&out.stdout).into_owned()

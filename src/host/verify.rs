@@ -59,11 +59,18 @@ s.on(\"error\", (e) => { console.log(\"error \" + e.code); process.exit(0); });"
 pub const AUTH_PROBE: &str = "fetch(process.argv[1], { method: \"POST\", headers: { \"content-type\": \"application/json\" }, body: \"{}\" }) \
 .then((r) => console.log(\"HTTP \" + r.status), (e) => console.log(\"error \" + ((e.cause && e.cause.code) || e.message)));";
 
-/// A request to the Docker API through the socket proxy, as the gateway
-/// sends it: `HTTP <status> <the first line of the answer>`.
+/// A request to the Docker API at the gateway's own `DOCKER_HOST`, as its
+/// docker CLI reaches it: `HTTP <status> <the first line of the answer>`.
+/// Node's core `http`, loaded with Node itself: `fetch` loads its client on
+/// first use, which under emulation alone can outlast a timeout.
 pub const DOCKER_PROBE: &str = "const [m, p, b] = process.argv.slice(1); \
-fetch(\"http://docker-proxy:2375\" + p, { method: m, headers: { \"content-type\": \"application/json\" }, body: b || undefined, signal: AbortSignal.timeout(20000) }) \
-.then(async (r) => console.log(\"HTTP \" + r.status + \" \" + (await r.text()).split(\"\\n\")[0]), (e) => console.log(\"error \" + ((e.cause && e.cause.code) || e.message)));";
+const [h, port] = (process.env.DOCKER_HOST || \"\").replace(\"tcp://\", \"\").split(\":\"); \
+const r = require(\"http\").request({ host: h, port: +port, method: m, path: p, timeout: 60000, \
+headers: b ? { \"content-type\": \"application/json\", \"content-length\": Buffer.byteLength(b) } : {} }, (res) => { \
+let t = \"\"; res.on(\"data\", (d) => { t += d; }); res.on(\"end\", () => console.log(\"HTTP \" + res.statusCode + \" \" + t.split(\"\\n\")[0])); }); \
+r.on(\"timeout\", () => { console.log(\"timeout\"); r.destroy(); }); \
+r.on(\"error\", (e) => console.log(\"error \" + (e.code || e.message))); \
+if (b) r.write(b); r.end();";
 
 /// A create that is a sandbox's in every way but `Privileged`, from the
 /// release's own policy settings: only the privilege can refuse it. Its
