@@ -34,10 +34,10 @@ struct Socket {
     seen: Arc<Mutex<Vec<String>>>,
 }
 
-fn reply(stream: &mut UnixStream, status: &str, headers: &str, body: &str) -> std::io::Result<()> {
+fn reply(stream: &mut UnixStream, status: &str, body: &str) -> std::io::Result<()> {
     write!(
         stream,
-        "HTTP/1.1 {status}\r\nApi-Version: 1.47\r\nOstype: linux\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nApi-Version: 1.47\r\nOstype: linux\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
 }
@@ -93,19 +93,16 @@ fn serve(mut stream: UnixStream, seen: &Mutex<Vec<String>>) -> std::io::Result<(
             ("HEAD" | "GET", "/_ping") => reply(
                 &mut stream,
                 "200 OK",
-                "",
                 if method == "GET" { "OK" } else { "" },
             )?,
             ("POST", "/containers/create") => reply(
                 &mut stream,
                 "201 Created",
-                "",
                 &format!(r#"{{"Id":"{EXEC_ID}","Warnings":[]}}"#),
             )?,
             ("POST", p) if p.ends_with("/exec") => reply(
                 &mut stream,
                 "201 Created",
-                "",
                 &format!(r#"{{"Id":"{EXEC_ID}"}}"#),
             )?,
             ("POST", p) if p.starts_with("/exec/") && p.ends_with("/start") && upgrade => {
@@ -120,12 +117,9 @@ fn serve(mut stream: UnixStream, seen: &Mutex<Vec<String>>) -> std::io::Result<(
                 let _ = reader.read_to_end(&mut rest);
                 return Ok(());
             }
-            ("GET", p) if p.starts_with("/exec/") => reply(
-                &mut stream,
-                "200 OK",
-                "",
-                r#"{"ExitCode":0,"Running":false}"#,
-            )?,
+            ("GET", p) if p.starts_with("/exec/") => {
+                reply(&mut stream, "200 OK", r#"{"ExitCode":0,"Running":false}"#)?;
+            }
             ("GET", p) if p.ends_with("/logs") => {
                 let logs = frame(1, "sandbox log line\n");
                 write!(
@@ -136,17 +130,14 @@ fn serve(mut stream: UnixStream, seen: &Mutex<Vec<String>>) -> std::io::Result<(
                 stream.write_all(&logs)?;
             }
             ("GET", p) if p.starts_with("/containers/") => {
-                reply(&mut stream, "200 OK", "", &inspect)?;
+                reply(&mut stream, "200 OK", &inspect)?;
             }
-            ("GET", p) if p.starts_with("/images/") => reply(
-                &mut stream,
-                "200 OK",
-                "",
-                r#"{"Id":"sha256:00","RepoTags":[]}"#,
-            )?,
-            ("POST", p) if p.ends_with("/start") => reply(&mut stream, "204 No Content", "", "")?,
-            ("DELETE", _) => reply(&mut stream, "204 No Content", "", "")?,
-            _ => reply(&mut stream, "200 OK", "", "{}")?,
+            ("GET", p) if p.starts_with("/images/") => {
+                reply(&mut stream, "200 OK", r#"{"Id":"sha256:00","RepoTags":[]}"#)?;
+            }
+            ("POST", p) if p.ends_with("/start") => reply(&mut stream, "204 No Content", "")?,
+            ("DELETE", _) => reply(&mut stream, "204 No Content", "")?,
+            _ => reply(&mut stream, "200 OK", "{}")?,
         }
     }
 }

@@ -37,7 +37,6 @@ local policy = {}
 
 local NULL = setmetatable({}, { __tostring = function() return "null" end })
 local OBJECT, ARRAY = {}, {}
-policy.NULL = NULL
 
 local function kind(v)
   if v == NULL then return "null" end
@@ -48,7 +47,6 @@ local function kind(v)
   if m == ARRAY then return "array" end
   return "table"
 end
-policy.kind = kind
 
 -- Decode `s`; returns the value, or nil and why not. Objects keep their keys
 -- folded to lower case (`obj.fields[lower] = value`), arrays are sequences.
