@@ -203,3 +203,69 @@ fn user_data_carries_every_release_file_byte_for_byte() {
         }
     }
 }
+
+/// With every image pinned, no file names an image by its tag alone: the
+/// compose file, the gateway's Dockerfile, the pull list and the host's
+/// backup script all use the digest the lock holds.
+#[test]
+fn a_pinned_site_names_every_image_by_digest() {
+    for (name, input) in sites() {
+        let site = match clawbake::pipeline::prepare(&input) {
+            Ok(p) => p.site,
+            Err(e) => panic!("{name}: {}", e.render(false)),
+        };
+        let images: Vec<String> = clawbake::render::images_of(&site)
+            .into_iter()
+            .map(|(_, image)| image.tagged())
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let source = match &input {
+            clawbake::config::SiteInput::File(p) => p.clone(),
+            _ => common::root().join("sites/example/site.toml"),
+        };
+        for entry in std::fs::read_dir(source.parent().unwrap()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let mut lock = String::new();
+        for (i, image) in images.iter().enumerate() {
+            let _ = write!(
+                lock,
+                "[[images]]\nimage = \"{image}\"\ndigest = \"sha256:{i:064x}\"\nresolved_at = \"2026-12-06\"\n\n"
+            );
+        }
+        std::fs::write(dir.path().join("images.lock"), lock).unwrap();
+        let built = build(&clawbake::config::SiteInput::File(
+            dir.path().join("site.toml"),
+        ));
+        assert!(
+            built.bundle.manifest.unpinned_images.is_empty(),
+            "{name}: {:?}",
+            built.bundle.manifest.unpinned_images
+        );
+        let mut seen = 0;
+        for (path, _, content) in built.bundle.outputs() {
+            let text = String::from_utf8_lossy(&content);
+            if text.contains("\"digest\": \"sha256:") {
+                // The manifest: a tag and its digest, as two fields.
+                continue;
+            }
+            for image in &images {
+                for (at, _) in text.match_indices(image.as_str()) {
+                    let rest = &text[at + image.len()..];
+                    assert!(
+                        rest.starts_with("@sha256:"),
+                        "{name}: {path} names `{image}` without its digest"
+                    );
+                    seen += 1;
+                }
+            }
+        }
+        assert!(
+            seen >= images.len(),
+            "{name}: only {seen} image references read"
+        );
+    }
+}

@@ -13,7 +13,9 @@ use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
 use crate::model::Site;
 
-pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
+/// `backup_image` is the backup helper's reference, pinned when the lock has
+/// it.
+pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, backup_image: &str) {
     let port = site.firewall.ssh_port.0;
     let public_ports: Vec<String> = site
         .firewall
@@ -106,12 +108,12 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
         render("host/clawbake-docker-user.service", &Context::new()),
     );
 
-    tools(tree, site);
+    tools(tree, site, backup_image);
     steps(tree, site, cloudflare, &public_ports);
 }
 
 /// The host's own tools: secrets into env files, backups, token rotation.
-fn tools(tree: &mut Tree, site: &Site) {
+fn tools(tree: &mut Tree, site: &Site, backup_image: &str) {
     tree.add(
         "host/usr/local/sbin/clawbake-env",
         0o755,
@@ -120,7 +122,7 @@ fn tools(tree: &mut Tree, site: &Site) {
     );
     let mut ctx = Context::new();
     ctx.insert("project", site.site.name.as_str());
-    ctx.insert("helper_image", &site.backup.helper_image.to_string());
+    ctx.insert("helper_image", backup_image);
     ctx.insert("keep_days", &site.backup.keep_days);
     tree.add(
         "host/usr/local/sbin/clawbake-backup",

@@ -70,7 +70,7 @@ pub fn render(
     };
 
     let mut tree = Tree::default();
-    host::render_into(&mut tree, site, cloudflare);
+    host::render_into(&mut tree, site, cloudflare, &named("backup"));
     stack::render_into(&mut tree, site, cloudflare, &images);
 
     let build_id = tree.build_id();
