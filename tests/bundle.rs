@@ -221,7 +221,7 @@ fn a_pinned_site_names_every_image_by_digest() {
         let dir = tempfile::tempdir().unwrap();
         let source = match &input {
             clawbake::config::SiteInput::File(p) => p.clone(),
-            _ => common::root().join("sites/example/site.toml"),
+            clawbake::config::SiteInput::Example => common::root().join("sites/example/site.toml"),
         };
         for entry in std::fs::read_dir(source.parent().unwrap()).unwrap() {
             let path = entry.unwrap().path();
