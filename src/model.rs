@@ -208,6 +208,9 @@ pub struct Service {
     pub memory_mib: u32,
     #[serde(default)]
     pub reservation_mib: u32,
+    /// The most processes and threads the container may run: a fork bomb
+    /// in one service stops at its own limit.
+    pub pids: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]

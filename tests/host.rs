@@ -583,13 +583,17 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    // The service that uses it gets it through its env file.
-    let env =
-        std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/env/litellm.env")).unwrap();
-    assert!(
-        env.contains(&format!("ANTHROPIC_API_KEY={value}\n")),
-        "{env}"
+    // The service that uses it gets it as a file of its own, readable in
+    // its container, and never through an env file.
+    let file = host.on_host("/opt/clawbake/secrets/files/litellm/ANTHROPIC_API_KEY");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), value);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o444
     );
+    let env = std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/env/openclaw.env"))
+        .unwrap_or_default();
+    assert!(!env.contains(value));
     // No temporary copy is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(host.on_host("/tmp")).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");

@@ -35,7 +35,7 @@ admin_cidrs = ["203.0.113.7"]
 /// repository each lives in on a registry.
 const IMAGES: &[(&str, &str, &str)] = &[
     ("alpine:3.23", "library/alpine", "3.23"),
-    ("caddy:2.11.2-alpine", "library/caddy", "2.11.2-alpine"),
+    ("caddy:2.11.4-alpine", "library/caddy", "2.11.4-alpine"),
     ("debian:bookworm-slim", "library/debian", "bookworm-slim"),
     ("docker:29.8.2-cli", "library/docker", "29.8.2-cli"),
     (
@@ -165,7 +165,7 @@ fn push_site_images(reg: &Registry) -> BTreeMap<&'static str, Pushed> {
         .iter()
         .zip(1u64..)
         .map(|((image, repo, tag), seed)| {
-            let pushed = if *image == "caddy:2.11.2-alpine" {
+            let pushed = if *image == "caddy:2.11.4-alpine" {
                 reg.push_multi_arch(repo, tag, seed)
             } else {
                 reg.push_small(repo, Some(tag), "amd64", seed)
@@ -229,14 +229,14 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     );
 
     // The tag moves: --check fails and leaves the lock alone.
-    let moved = reg.push_multi_arch("library/caddy", "2.11.2-alpine", 99);
+    let moved = reg.push_multi_arch("library/caddy", "2.11.4-alpine", 99);
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml", "--check"], &m));
     assert_exit(
         &out,
         STALE,
         &format!(
-            "error: `s/images.lock` is stale; `pin images` would change:\n  ~ caddy:2.11.2-alpine  {} -> {}\n  = help: run `clawbake pin images s/site.toml` and review the change\n",
-            pushed["caddy:2.11.2-alpine"].digest, moved.digest
+            "error: `s/images.lock` is stale; `pin images` would change:\n  ~ caddy:2.11.4-alpine  {} -> {}\n  = help: run `clawbake pin images s/site.toml` and review the change\n",
+            pushed["caddy:2.11.4-alpine"].digest, moved.digest
         ),
     );
     assert_eq!(String::from_utf8(run.read("s/images.lock")).unwrap(), lock);
@@ -247,14 +247,14 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_eq!(
         stdout(&out),
         format!(
-            "pinned 8 images in s/images.lock (1 changed, 7 unchanged)\n  ~ caddy:2.11.2-alpine  {} -> {}\n",
-            pushed["caddy:2.11.2-alpine"].digest, moved.digest
+            "pinned 8 images in s/images.lock (1 changed, 7 unchanged)\n  ~ caddy:2.11.4-alpine  {} -> {}\n",
+            pushed["caddy:2.11.4-alpine"].digest, moved.digest
         )
     );
     let entries: Vec<(&str, &str, &str)> = IMAGES
         .iter()
         .map(|(image, _, _)| {
-            if *image == "caddy:2.11.2-alpine" {
+            if *image == "caddy:2.11.4-alpine" {
                 (*image, moved.digest.as_str(), "2026-12-01")
             } else {
                 (*image, pushed[image].digest.as_str(), "2026-11-25")
@@ -272,7 +272,7 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_eq!(stderr(&out), "");
     let compose = String::from_utf8(run.read("dist/release/stack/compose.yaml")).unwrap();
     assert!(
-        compose.contains(&format!("caddy:2.11.2-alpine@{}", moved.digest)),
+        compose.contains(&format!("caddy:2.11.4-alpine@{}", moved.digest)),
         "{compose}"
     );
 }
@@ -374,8 +374,8 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
         })
         .collect();
     assert_eq!(
-        held["docker.io/library/caddy:2.11.2-alpine"],
-        pushed["caddy:2.11.2-alpine"].digest
+        held["docker.io/library/caddy:2.11.4-alpine"],
+        pushed["caddy:2.11.4-alpine"].digest
     );
     assert_eq!(
         held["ghcr.io/openclaw/openclaw:2026.2.15"],
@@ -470,8 +470,8 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
             .as_array()
             .unwrap()
             .contains(&serde_json::json!(format!(
-                "caddy:2.11.2-alpine@{}",
-                pushed["caddy:2.11.2-alpine"].digest
+                "caddy:2.11.4-alpine@{}",
+                pushed["caddy:2.11.4-alpine"].digest
             )))
     );
 
@@ -665,7 +665,7 @@ fn registry_stub(special: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'st
 fn run_with_lock() -> (Run, Vec<u8>) {
     let run = Run::new();
     let lock = expected_lock(&[(
-        "caddy:2.11.2-alpine",
+        "caddy:2.11.4-alpine",
         &format!("sha256:{}", "e".repeat(64)),
         "2026-01-01",
     )]);
@@ -701,7 +701,7 @@ fn an_unknown_tag_fails_pin_with_the_registrys_own_error() {
         req.path.contains("/library/caddy/").then(|| {
             Reply::status(
                 404,
-                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"2.11.2-alpine"}}]}"#,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"2.11.4-alpine"}}]}"#,
             )
         })
     });
@@ -714,7 +714,7 @@ fn an_unknown_tag_fails_pin_with_the_registrys_own_error() {
         &out,
         NETWORK,
         &format!(
-            "error: resolving `caddy:2.11.2-alpine` at 127.0.0.1:{}: {}/v2/library/caddy/manifests/2.11.2-alpine answered 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)\n{HELP_NET}",
+            "error: resolving `caddy:2.11.4-alpine` at 127.0.0.1:{}: {}/v2/library/caddy/manifests/2.11.4-alpine answered 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)\n{HELP_NET}",
             stub.port,
             stub.url()
         ),
@@ -766,7 +766,7 @@ fn a_manifest_whose_bytes_do_not_match_its_digest_is_refused() {
     .unwrap();
     let served = good_digest.clone();
     let stub = registry_stub(move |req| {
-        if req.path.ends_with("/library/caddy/manifests/2.11.2-alpine") {
+        if req.path.ends_with("/library/caddy/manifests/2.11.4-alpine") {
             return Some(manifest_reply(&index, registry::OCI_INDEX));
         }
         req.path
@@ -788,7 +788,7 @@ fn a_manifest_whose_bytes_do_not_match_its_digest_is_refused() {
         &out,
         NETWORK,
         &format!(
-            "error: resolving `caddy:2.11.2-alpine` at 127.0.0.1:{port}: the manifest from {url}/v2/library/caddy/manifests/{good_digest} does not match its digest: expected `{good_digest}`, its content hashes to `{forged_digest}`\n{HELP_NET}",
+            "error: resolving `caddy:2.11.4-alpine` at 127.0.0.1:{port}: the manifest from {url}/v2/library/caddy/manifests/{good_digest} does not match its digest: expected `{good_digest}`, its content hashes to `{forged_digest}`\n{HELP_NET}",
             port = stub.port,
             url = stub.url()
         ),

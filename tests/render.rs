@@ -328,7 +328,7 @@ fn openclaw_accepts_its_config() {
             .env("HOME", tmp)
             .env("OPENCLAW_STATE_DIR", tmp.join("state"))
             .env("OPENCLAW_PKG", &pkg)
-            .env("LITELLM_MASTER_KEY", "sk-check")
+            .env("LITELLM_GATEWAY_KEY", "sk-check")
             .env("OPENCLAW_GATEWAY_TOKEN", "check")
             .output()
             .expect("running node")

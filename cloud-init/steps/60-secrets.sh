@@ -18,4 +18,6 @@ generate() {
 generate OPENCLAW_GATEWAY_TOKEN ""
 # LiteLLM refuses a master key that does not start with `sk-`.
 generate LITELLM_MASTER_KEY "sk-"
+# The gateway's own key to LiteLLM: model routes only (litellm_auth.py).
+generate LITELLM_GATEWAY_KEY "sk-"
 generate BACKUP_KEY ""

@@ -343,10 +343,11 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let built = built(site)?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
             let value = read_value(from_env.as_deref())?;
+            let recreate = secrets::file_readers(&built.bundle, &name);
             let access = host.access()?;
             runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                secrets::set(&host, &name, value).await
+                secrets::set(&host, &name, value, &recreate).await
             })?;
             Ok(Output {
                 stdout: format!("{name} set on {}\n", access.target),
@@ -356,10 +357,11 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
         SecretsCommand::Rm { name, host, site } => {
             let built = built(site)?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
+            let recreate = secrets::file_readers(&built.bundle, &name);
             let access = host.access()?;
             let removed = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                secrets::remove(&host, &name).await
+                secrets::remove(&host, &name, &recreate).await
             })?;
             if !removed {
                 return Err(secrets::not_found(&name));

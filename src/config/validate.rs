@@ -400,6 +400,18 @@ impl Checks<'_> {
                     None,
                 );
             }
+            if svc.pids < 16 {
+                let key = format!("stack.services.{name}.pids");
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    &format!(
+                        "a container needs at least 16 processes, found `{}`",
+                        svc.pids
+                    ),
+                    None,
+                );
+            }
             if svc.reservation_mib > svc.memory_mib {
                 let key = format!("stack.services.{name}.reservation_mib");
                 self.error(

@@ -1,21 +1,30 @@
 //! Secrets: the values a site needs but must never carry. Internal ones
-//! (gateway token, LiteLLM master key, backup key) are generated on the host
-//! by a step; user ones (provider API keys, the Telegram token) arrive here,
-//! read from stdin or an environment variable, and travel over SFTP into
-//! 0600 files under `/opt/clawbake/secrets`. Services see them through env
-//! files that `clawbake-env` writes from those, per the release's lists.
+//! (gateway token, LiteLLM's master key and the gateway's key to it, backup
+//! key) are generated on the host by a step; user ones (provider API keys,
+//! the Telegram token) arrive here, read from stdin or an environment
+//! variable, and travel over SFTP into 0600 files under
+//! `/opt/clawbake/secrets`. Services see them as `clawbake-env` hands them
+//! out from those, per the release's lists: the gateway through an env file,
+//! LiteLLM and the tunnel as files mounted at `/run/secrets`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use super::remote::{CURRENT, Host};
 use crate::bundle::Bundle;
 use crate::error::{Error, code};
 use crate::host::transport::ssh::shell_quote;
+use crate::render::stack::Delivery;
 
 pub const DIR: &str = "/opt/clawbake/secrets";
 
 /// Generated on the host by `60-secrets`; never set by hand.
-pub const INTERNAL: &[&str] = &["OPENCLAW_GATEWAY_TOKEN", "LITELLM_MASTER_KEY", "BACKUP_KEY"];
+pub const INTERNAL: &[&str] = &[
+    "OPENCLAW_GATEWAY_TOKEN",
+    "LITELLM_MASTER_KEY",
+    "LITELLM_GATEWAY_KEY",
+    "BACKUP_KEY",
+];
 
 /// A secret's value: kept out of `Debug` so it cannot reach a log by
 /// accident.
@@ -55,25 +64,47 @@ impl Value {
     }
 }
 
-/// Which services see which user secrets, from the bundle's env lists.
+/// Which services see which user secrets, from the bundle's lists.
 pub fn users(bundle: &Bundle) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, service, _) in readers(bundle) {
+        if !INTERNAL.contains(&name.as_str()) {
+            out.entry(name).or_default().push(service);
+        }
+    }
+    out
+}
+
+/// Every (secret, service, delivery) the bundle's lists name.
+fn readers(bundle: &Bundle) -> Vec<(String, String, Delivery)> {
+    let mut out = Vec::new();
     for (path, file) in bundle.tree.files() {
-        let Some(service) = path
-            .strip_prefix("stack/env/")
-            .and_then(|p| p.strip_suffix(".list"))
-        else {
-            continue;
-        };
-        for name in String::from_utf8_lossy(&file.content).lines() {
-            if !name.is_empty() && !INTERNAL.contains(&name) {
-                out.entry(name.to_owned())
-                    .or_default()
-                    .push(service.to_owned());
+        for delivery in [Delivery::Env, Delivery::Files] {
+            let Some(service) = path
+                .strip_prefix(delivery.list_dir())
+                .and_then(|p| p.strip_prefix('/'))
+                .and_then(|p| p.strip_suffix(".list"))
+            else {
+                continue;
+            };
+            for name in String::from_utf8_lossy(&file.content).lines() {
+                if !name.is_empty() {
+                    out.push((name.to_owned(), service.to_owned(), delivery));
+                }
             }
         }
     }
     out
+}
+
+/// The services that read `name` as a file: they read it when they start,
+/// and Compose sees no change in their config, so they are recreated.
+pub fn file_readers(bundle: &Bundle, name: &str) -> Vec<String> {
+    readers(bundle)
+        .into_iter()
+        .filter(|(n, _, d)| n == name && *d == Delivery::Files)
+        .map(|(_, service, _)| service)
+        .collect()
 }
 
 /// Refuse a name the site does not use, or one the host generates.
@@ -103,25 +134,36 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
     })
 }
 
-/// After a secret changes: rewrite the env files and let Compose recreate
-/// the services whose environment changed. Nothing to do before the first
-/// provision.
-fn apply_command() -> String {
-    format!(
+/// After a secret changes: hand the secrets out again, let Compose recreate
+/// the services whose environment changed, and recreate those that read
+/// it as a file. Nothing to do before the first provision.
+fn apply_command(recreate: &[String]) -> String {
+    let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
+    let mut cmd = format!(
         "if [ -e {CURRENT}/stack/compose.yaml ]; then /usr/local/sbin/clawbake-env {CURRENT} && \
-         docker compose -f {CURRENT}/stack/compose.yaml up -d --wait --quiet-pull 2>&1; fi"
-    )
+         {compose} up -d --wait --quiet-pull 2>&1"
+    );
+    if !recreate.is_empty() {
+        let services: Vec<String> = recreate.iter().map(|s| shell_quote(s)).collect();
+        let _ = write!(
+            cmd,
+            " && {compose} up -d --wait --no-deps --force-recreate {} 2>&1",
+            services.join(" ")
+        );
+    }
+    cmd.push_str("; fi");
+    cmd
 }
 
-pub async fn set(host: &Host, name: &str, value: Value) -> Result<(), Error> {
+pub async fn set(host: &Host, name: &str, value: Value, recreate: &[String]) -> Result<(), Error> {
     host.root_output(&format!("install -d -m 0700 {DIR}"))
         .await?;
     host.install(&format!("{DIR}/{name}"), value.into_bytes(), 0o600)
         .await?;
-    host.root_output(&apply_command()).await.map(drop)
+    host.root_output(&apply_command(recreate)).await.map(drop)
 }
 
-pub async fn remove(host: &Host, name: &str) -> Result<bool, Error> {
+pub async fn remove(host: &Host, name: &str, recreate: &[String]) -> Result<bool, Error> {
     let path = shell_quote(&format!("{DIR}/{name}"));
     let out = host
         .root_output(&format!(
@@ -131,7 +173,7 @@ pub async fn remove(host: &Host, name: &str) -> Result<bool, Error> {
     if out.trim() != "removed" {
         return Ok(false);
     }
-    host.root_output(&apply_command()).await?;
+    host.root_output(&apply_command(recreate)).await?;
     Ok(true)
 }
 

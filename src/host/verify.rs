@@ -175,17 +175,17 @@ async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<()
         .await?;
     let services = render::stack::service_limits(site);
     let mut unhealthy = Vec::new();
-    for (service, _) in &services {
+    for l in &services {
         let line = ps
             .lines()
-            .find(|l| l.split_whitespace().next() == Some(service));
+            .find(|line| line.split_whitespace().next() == Some(l.service));
         match line {
             Some(l)
                 if l.contains(" running ")
                     && !l.contains("unhealthy")
                     && !l.contains("health: starting") => {}
             Some(l) => unhealthy.push(l.to_owned()),
-            None => unhealthy.push(format!("{service} missing")),
+            None => unhealthy.push(format!("{} missing", l.service)),
         }
     }
     out.push(check(
@@ -197,37 +197,132 @@ async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<()
             unhealthy.join("; ")
         },
     ));
+    // Env variable names only, never their values.
     let inspect = host
         .root_output(&format!(
             "docker ps -q --filter label=com.docker.compose.project={project} | xargs -r docker inspect \
-             --format '{{{{index .Config.Labels \"com.docker.compose.service\"}}}} {{{{.HostConfig.Memory}}}}' 2>&1 || true"
+             --format '{{{{index .Config.Labels \"com.docker.compose.service\"}}}}|{{{{.HostConfig.Memory}}}}|\
+             {{{{.HostConfig.PidsLimit}}}}|{{{{join .HostConfig.CapDrop \",\"}}}}|{{{{join .HostConfig.SecurityOpt \",\"}}}}|\
+             {{{{range .Config.Env}}}}{{{{index (split . \"=\") 0}}}},{{{{end}}}}' 2>&1 || true"
         ))
         .await?;
-    let mut wrong = Vec::new();
-    for (service, mib) in &services {
-        let want = mib * 1024 * 1024;
-        let got = inspect
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{service} ")))
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if got != Some(want) {
-            wrong.push(format!(
-                "{service}: {} (want {mib} MiB)",
-                got.map_or("none".into(), |g| format!("{} MiB", g / 1024 / 1024))
-            ));
-        }
+    let found: Vec<Inspected> = inspect.lines().filter_map(Inspected::parse).collect();
+    let (limits, hardening, secrets) = judge(&services, &found, &render::stack::secret_lists(site));
+    for (name, wrong, fine) in [
+        (
+            "limits",
+            limits,
+            "memory and processes as the site sets them",
+        ),
+        (
+            "hardening",
+            hardening,
+            "every service: no new privileges, capabilities dropped",
+        ),
+        (
+            "secrets in env",
+            secrets,
+            "no service holds a key in its environment it gets as a file or not at all",
+        ),
+    ] {
+        out.push(check(
+            name,
+            wrong.is_empty(),
+            if wrong.is_empty() {
+                fine.to_owned()
+            } else {
+                wrong.join("; ")
+            },
+        ));
     }
-    out.push(check(
-        "memory limits",
-        wrong.is_empty(),
-        if wrong.is_empty() {
-            "as the site sets them".to_owned()
-        } else {
-            wrong.join("; ")
-        },
-    ));
 
     Ok(())
+}
+
+/// One container as `docker inspect` describes it in [`containers`].
+#[derive(Debug, PartialEq)]
+struct Inspected {
+    service: String,
+    memory: Option<u64>,
+    pids: Option<u64>,
+    cap_drop: Vec<String>,
+    security_opt: Vec<String>,
+    env_names: Vec<String>,
+}
+
+impl Inspected {
+    fn parse(line: &str) -> Option<Inspected> {
+        let mut f = line.split('|');
+        let list = |v: Option<&str>| -> Vec<String> {
+            v.unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Some(Inspected {
+            service: f.next()?.trim().to_owned(),
+            memory: f.next()?.trim().parse().ok(),
+            pids: f.next()?.trim().parse().ok(),
+            cap_drop: list(f.next()),
+            security_opt: list(f.next()),
+            env_names: list(f.next()),
+        })
+    }
+}
+
+/// What is wrong with each service's limits, hardening and environment.
+fn judge(
+    services: &[render::stack::Limits],
+    found: &[Inspected],
+    lists: &[(&str, render::stack::Delivery, Vec<String>)],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let (mut limits, mut hardening, mut secrets) = (Vec::new(), Vec::new(), Vec::new());
+    let every_secret: Vec<&String> = lists.iter().flat_map(|(_, _, names)| names).collect();
+    for want in services {
+        let Some(got) = found.iter().find(|f| f.service == want.service) else {
+            limits.push(format!("{}: not running", want.service));
+            continue;
+        };
+        let mib = want.memory_mib;
+        if got.memory != Some(mib * 1024 * 1024) {
+            limits.push(format!(
+                "{}: memory {} (want {mib} MiB)",
+                want.service,
+                got.memory
+                    .map_or("none".into(), |g| format!("{} MiB", g / 1024 / 1024))
+            ));
+        }
+        if got.pids != Some(u64::from(want.pids)) {
+            limits.push(format!(
+                "{}: process limit {} (want {})",
+                want.service,
+                got.pids.map_or("none".into(), |p| p.to_string()),
+                want.pids
+            ));
+        }
+        if !got.cap_drop.iter().any(|c| c == "ALL") {
+            hardening.push(format!("{}: capabilities not dropped", want.service));
+        }
+        if !got
+            .security_opt
+            .iter()
+            .any(|o| o.starts_with("no-new-privileges"))
+        {
+            hardening.push(format!("{}: no-new-privileges not set", want.service));
+        }
+        let allowed: Vec<&String> = lists
+            .iter()
+            .filter(|(s, d, _)| *s == want.service && *d == render::stack::Delivery::Env)
+            .flat_map(|(_, _, names)| names)
+            .collect();
+        for name in &got.env_names {
+            if every_secret.contains(&name) && !allowed.contains(&name) {
+                secrets.push(format!("{}: {name}", want.service));
+            }
+        }
+    }
+    (limits, hardening, secrets)
 }
 
 /// The line that ends each command's output in [`concurrently`].
@@ -484,5 +579,81 @@ mod tests {
         let text = String::from_utf8(out.stdout).expect("utf-8");
         let parts: Vec<&str> = text.split(&format!("{END_OF_OUTPUT}\n")).collect();
         assert_eq!(parts, ["slow\n", "fast\ntwo lines\n", "failed\n", ""]);
+    }
+
+    /// The inspect line as Docker prints it, read back; and each thing
+    /// `judge` is there to catch, caught.
+    #[test]
+    fn judge_names_what_each_container_lacks_and_never_a_value() {
+        use render::stack::{Delivery, Limits};
+        let services = [
+            Limits {
+                service: "openclaw",
+                memory_mib: 64,
+                pids: 512,
+            },
+            Limits {
+                service: "litellm",
+                memory_mib: 32,
+                pids: 256,
+            },
+            Limits {
+                service: "egress",
+                memory_mib: 16,
+                pids: 128,
+            },
+        ];
+        let lists = [
+            (
+                "litellm",
+                Delivery::Files,
+                vec![
+                    "LITELLM_MASTER_KEY".to_owned(),
+                    "ANTHROPIC_API_KEY".to_owned(),
+                ],
+            ),
+            (
+                "openclaw",
+                Delivery::Env,
+                vec!["LITELLM_GATEWAY_KEY".to_owned()],
+            ),
+        ];
+        let good = [
+            "openclaw|67108864|512|ALL|no-new-privileges:true|PATH,LITELLM_GATEWAY_KEY,HOME,",
+            "litellm|33554432|256|ALL|no-new-privileges:true|PATH,",
+            "egress|16777216|128|ALL|no-new-privileges:true|PATH,",
+        ];
+        let found: Vec<Inspected> = good.iter().filter_map(|l| Inspected::parse(l)).collect();
+        assert_eq!(found.len(), 3);
+        let (l, h, s) = judge(&services, &found, &lists);
+        assert!(
+            l.is_empty() && h.is_empty() && s.is_empty(),
+            "{l:?} {h:?} {s:?}"
+        );
+
+        let bad = [
+            "openclaw|67108864|0|ALL|no-new-privileges:true|LITELLM_GATEWAY_KEY,LITELLM_MASTER_KEY,",
+            "litellm|33554432|256|||PATH,ANTHROPIC_API_KEY,",
+        ];
+        let found: Vec<Inspected> = bad.iter().filter_map(|l| Inspected::parse(l)).collect();
+        let (l, h, s) = judge(&services, &found, &lists);
+        assert_eq!(
+            l,
+            [
+                "openclaw: process limit 0 (want 512)",
+                "egress: not running"
+            ]
+        );
+        assert_eq!(
+            h,
+            [
+                "litellm: capabilities not dropped",
+                "litellm: no-new-privileges not set"
+            ]
+        );
+        assert_eq!(
+            s,
+            ["openclaw: LITELLM_MASTER_KEY", "litellm: ANTHROPIC_API_KEY"]
+        );
     }
 }

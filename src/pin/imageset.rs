@@ -85,7 +85,7 @@ pub struct ImageManifest {
     /// Its media type, as the registry served it.
     pub media_type: String,
     pub blob: Blob,
-    /// The full reference, e.g. `docker.io/library/caddy:2.11.2-alpine`.
+    /// The full reference, e.g. `docker.io/library/caddy:2.11.4-alpine`.
     pub name: String,
     /// The tag alone, the OCI layout's own name for the entry.
     pub tag: String,

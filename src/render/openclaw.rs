@@ -141,7 +141,7 @@ pub fn config(site: &Site, sandbox_image: &str) -> String {
             "providers": {
                 "litellm": {
                     "baseUrl": format!("http://litellm:{LITELLM_PORT}/v1"),
-                    "apiKey": "${LITELLM_MASTER_KEY}",
+                    "apiKey": "${LITELLM_GATEWAY_KEY}",
                     "api": "openai-completions",
                     "models": models,
                 },

@@ -10,6 +10,11 @@ pub const RELEASES: &str = "/opt/clawbake/releases";
 pub const CURRENT: &str = "/opt/clawbake/current/stack";
 /// Where `clawbake-env` writes each service's secrets.
 pub const ENV_DIR: &str = "/opt/clawbake/secrets/env";
+/// Where `clawbake-env` puts each service's secret files, one directory per
+/// service (`FILES_DIR/SERVICE/NAME`).
+pub const FILES_DIR: &str = "/opt/clawbake/secrets/files";
+/// Where a service finds its secret files.
+pub const SECRETS_MOUNT: &str = "/run/secrets";
 
 /// OpenClaw's state directory, on the host and in the container alike.
 pub const STATE_DIR: &str = "/var/lib/openclaw";

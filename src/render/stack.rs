@@ -11,8 +11,8 @@ use tera::Context;
 
 use super::openclaw;
 use super::shared::{
-    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, LITELLM_PORT, SANDBOX_DIR, SOCKET_PROXY_PORT,
-    SQUID_PORT, STATE_DIR, pretty, proxy_url,
+    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, FILES_DIR, LITELLM_PORT, SANDBOX_DIR, SECRETS_MOUNT,
+    SOCKET_PROXY_PORT, SQUID_PORT, STATE_DIR, pretty, proxy_url,
 };
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
@@ -37,12 +37,11 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
     let soul = site.openclaw.soul.clone();
     let caddyfile = caddyfile(site, cloudflare);
 
-    let env_lists = env_lists(site);
-    for (service, names) in &env_lists {
+    for (service, delivery, names) in &secret_lists(site) {
         let mut text = names.join("\n");
         text.push('\n');
         tree.add(
-            &format!("stack/env/{service}.list"),
+            &format!("{}/{service}.list", delivery.list_dir()),
             0o644,
             Scope::Stack,
             text,
@@ -57,7 +56,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         images,
         &Hashes {
             squid: sha256_hex(squid.as_bytes()),
-            litellm: sha256_hex(litellm.as_bytes()),
+            litellm: sha256_hex(format!("{litellm}{LITELLM_AUTH}").as_bytes()),
             openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
             gateway_image: sha256_hex(dockerfile.as_bytes()),
             docker_proxy: sha256_hex(format!("{proxy_cfg}{DOCKER_POLICY}{policy_json}").as_bytes()),
@@ -92,6 +91,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         policy_json,
     );
     tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
+    tree.add("stack/litellm_auth.py", 0o644, Scope::Stack, LITELLM_AUTH);
     tree.add(
         "stack/openclaw/openclaw.json",
         0o644,
@@ -113,9 +113,33 @@ struct Hashes {
     caddy: String,
 }
 
-/// Which secrets each service may read: the least each needs.
-pub fn env_lists(site: &Site) -> Vec<(&'static str, Vec<String>)> {
-    let mut litellm = vec!["LITELLM_MASTER_KEY".to_owned()];
+/// How a service receives its secrets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// An env file: the gateway's own secrets, which it holds anyway.
+    Env,
+    /// Files in a directory mounted at `/run/secrets`: keys that must not
+    /// show in `docker inspect` (`Config.Env`) of the service that reads
+    /// them.
+    Files,
+}
+
+impl Delivery {
+    /// The release's list directory for this delivery.
+    pub fn list_dir(self) -> &'static str {
+        match self {
+            Delivery::Env => "stack/env",
+            Delivery::Files => "stack/files",
+        }
+    }
+}
+
+/// Which secrets each service may read, and how: the least each needs.
+pub fn secret_lists(site: &Site) -> Vec<(&'static str, Delivery, Vec<String>)> {
+    let mut litellm = vec![
+        "LITELLM_MASTER_KEY".to_owned(),
+        "LITELLM_GATEWAY_KEY".to_owned(),
+    ];
     let mut providers: Vec<String> = site
         .models
         .values()
@@ -126,11 +150,11 @@ pub fn env_lists(site: &Site) -> Vec<(&'static str, Vec<String>)> {
     providers.dedup();
     litellm.extend(providers);
 
-    // The gateway authenticates to LiteLLM with the master key; LiteLLM's
-    // virtual keys need a database this stack does not run.
+    // The gateway calls LiteLLM with a key of its own, which opens the
+    // model routes only; the master key stays with LiteLLM.
     let mut gateway = vec![
         "OPENCLAW_GATEWAY_TOKEN".to_owned(),
-        "LITELLM_MASTER_KEY".to_owned(),
+        "LITELLM_GATEWAY_KEY".to_owned(),
     ];
     if site.channels.telegram.enabled {
         gateway.push("TELEGRAM_BOT_TOKEN".to_owned());
@@ -138,9 +162,16 @@ pub fn env_lists(site: &Site) -> Vec<(&'static str, Vec<String>)> {
     if site.memory.provider == MemoryProvider::Voyage {
         gateway.push(site.memory.api_key_secret.to_string());
     }
-    let mut lists = vec![("litellm", litellm), ("openclaw", gateway)];
+    let mut lists = vec![
+        ("litellm", Delivery::Files, litellm),
+        ("openclaw", Delivery::Env, gateway),
+    ];
     if site.site.ingress == Ingress::Tunnel {
-        lists.push(("cloudflared", vec!["TUNNEL_TOKEN".to_owned()]));
+        lists.push((
+            "cloudflared",
+            Delivery::Files,
+            vec!["TUNNEL_TOKEN".to_owned()],
+        ));
     }
     lists
 }
@@ -235,6 +266,16 @@ fn caddyfile(site: &Site, cloudflare: &CloudflareLock) -> String {
     render("stack/Caddyfile", &ctx)
 }
 
+/// A key LiteLLM reads from its file in `/run/secrets` when it starts
+/// (LiteLLM's `oidc/file/` secret source, which reads the file as it is:
+/// secret files carry no trailing newline).
+fn secret_file(name: &str) -> String {
+    format!("os.environ/oidc/file/{SECRETS_MOUNT}/{name}")
+}
+
+/// Who may call LiteLLM: the same for every site, so not a template.
+pub const LITELLM_AUTH: &str = include_str!("../../cloud-init/stack/litellm_auth.py");
+
 fn litellm_config(site: &Site) -> String {
     let models: Vec<Value> = site
         .models
@@ -247,7 +288,7 @@ fn litellm_config(site: &Site) -> String {
                 .unwrap_or_default();
             let mut params = json!({
                 "model": format!("{}/{}", m.provider, m.id),
-                "api_key": format!("os.environ/{key}"),
+                "api_key": secret_file(&key),
                 "rpm": m.rpm,
             });
             if m.budget_usd > 0.0 {
@@ -260,7 +301,9 @@ fn litellm_config(site: &Site) -> String {
     let config = json!({
         "model_list": models,
         "general_settings": {
-            "master_key": "os.environ/LITELLM_MASTER_KEY",
+            "master_key": secret_file("LITELLM_MASTER_KEY"),
+            // Beside this file in the container; decides every request.
+            "custom_auth": "litellm_auth.user_api_key_auth",
         },
         "litellm_settings": {
             "drop_params": true,
@@ -268,13 +311,21 @@ fn litellm_config(site: &Site) -> String {
     });
     let yaml = serde_norway::to_string(&config).expect("LiteLLM config serializes");
     format!(
-        "# clawbake: LiteLLM proxy config. Keys come from the environment, never from this file.\n{yaml}"
+        "# clawbake: LiteLLM proxy config. Keys are files in /run/secrets, never in this file\n\
+         # or in the container's environment; litellm_auth.py decides who may call what.\n{yaml}"
     )
 }
 
+const NO_NEW_PRIVILEGES: &str = "no-new-privileges:true";
+
 fn limits(svc: &Service) -> Value {
+    // Compose takes a process limit here or as `pids_limit`, never both.
     let mut resources = json!({
-        "limits": { "cpus": format!("{}", svc.cpus), "memory": format!("{}M", svc.memory_mib) },
+        "limits": {
+            "cpus": format!("{}", svc.cpus),
+            "memory": format!("{}M", svc.memory_mib),
+            "pids": svc.pids,
+        },
     });
     if svc.reservation_mib > 0 {
         resources["reservations"] = json!({ "memory": format!("{}M", svc.reservation_mib) });
@@ -345,8 +396,15 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
 }
 
-/// Each Compose service the site runs, with its memory limit in MiB.
-pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
+/// A service's limits as `verify` finds them on the host.
+pub struct Limits {
+    pub service: &'static str,
+    pub memory_mib: u64,
+    pub pids: u32,
+}
+
+/// Each Compose service the site runs, with its limits.
+pub fn service_limits(site: &Site) -> Vec<Limits> {
     let s = &site.stack.services;
     let mut out = vec![
         ("docker-proxy", &s.socket_proxy),
@@ -359,14 +417,15 @@ pub fn service_limits(site: &Site) -> Vec<(&'static str, u64)> {
         Ingress::Tunnel => out.push(("cloudflared", &s.tunnel)),
     }
     out.into_iter()
-        .map(|(name, svc)| (name, u64::from(svc.memory_mib)))
+        .map(|(service, svc)| Limits {
+            service,
+            memory_mib: u64::from(svc.memory_mib),
+            pids: svc.pids,
+        })
         .collect()
 }
 
 fn socket_proxy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
-    let mut deploy = limits(&site.stack.services.socket_proxy);
-    // Compose takes a process limit here or as `pids_limit`, never both.
-    deploy["resources"]["limits"]["pids"] = json!(64);
     json!({
         "image": images.socket_proxy,
         "container_name": "openclaw-docker-proxy",
@@ -385,8 +444,8 @@ fn socket_proxy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "healthcheck": healthcheck(site, &["CMD-SHELL", &format!("wget -qO- http://127.0.0.1:{SOCKET_PROXY_PORT}/_ping >/dev/null || exit 1")]),
         "read_only": true,
         "cap_drop": ["ALL"],
-        "security_opt": ["no-new-privileges:true"],
-        "deploy": deploy,
+        "security_opt": [NO_NEW_PRIVILEGES],
+        "deploy": limits(&site.stack.services.socket_proxy),
         "restart": "unless-stopped",
     })
 }
@@ -441,7 +500,10 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
         },
         "labels": { "clawbake.config": hashes.openclaw },
         "healthcheck": healthcheck(site, &openclaw::healthcheck(site.openclaw.port.0)),
+        // Not read-only: OpenClaw writes under its home as well as its
+        // state directory, and only the real image could prove which paths.
         "cap_drop": ["ALL"],
+        "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.gateway),
         "restart": "unless-stopped",
     })
@@ -457,15 +519,21 @@ fn litellm(site: &Site, images: &Images, hashes: &Hashes) -> Value {
             "HTTPS_PROXY": proxy_url(),
             "NO_PROXY": "localhost,127.0.0.1",
         },
-        "env_file": [format!("{ENV_DIR}/litellm.env")],
-        "volumes": [format!("{CURRENT}/litellm.yaml:/app/config.yaml:ro")],
+        "volumes": [
+            format!("{CURRENT}/litellm.yaml:/app/config.yaml:ro"),
+            format!("{CURRENT}/litellm_auth.py:/app/litellm_auth.py:ro"),
+            format!("{FILES_DIR}/litellm:{SECRETS_MOUNT}:ro"),
+        ],
         "networks": ["openclaw-net"],
         "depends_on": { "egress": { "condition": "service_healthy" } },
         "labels": { "clawbake.config": hashes.litellm },
         "healthcheck": healthcheck(site, &["CMD-SHELL", &format!(
             "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{LITELLM_PORT}/health/liveliness', timeout=5)\" || exit 1"
         )]),
+        // Not read-only: the image's start-up may lay out its UI files,
+        // which only the real image could prove it skips.
         "cap_drop": ["ALL"],
+        "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.litellm),
         "restart": "unless-stopped",
     })
@@ -479,6 +547,12 @@ fn egress(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "networks": ["openclaw-net", "egress-net"],
         "labels": { "clawbake.config": hashes.squid },
         "healthcheck": healthcheck(site, &["CMD", "squid", "-k", "check"]),
+        // Squid starts as root and drops to `proxy` (SETUID, SETGID); the
+        // image's entrypoint, as root, tails the logs `proxy` writes
+        // (DAC_READ_SEARCH). Not read-only: the entrypoint writes at start.
+        "cap_drop": ["ALL"],
+        "cap_add": ["SETUID", "SETGID", "DAC_READ_SEARCH"],
+        "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.egress),
         "restart": "unless-stopped",
     })
@@ -504,8 +578,14 @@ fn caddy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "depends_on": { "openclaw": { "condition": "service_started" } },
         "labels": { "clawbake.config": hashes.caddy },
         "healthcheck": healthcheck(site, &["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
+        // Writes only its volumes (certificates, autosave) and /tmp.
+        "read_only": true,
+        "tmpfs": ["/tmp"],
+        // The image's binary carries the bind capability as a file
+        // capability: without it in the set, exec fails.
         "cap_drop": ["ALL"],
         "cap_add": ["NET_BIND_SERVICE"],
+        "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.caddy),
         "restart": "unless-stopped",
     })
@@ -515,13 +595,20 @@ fn cloudflared(site: &Site, images: &Images) -> Value {
     json!({
         "image": images.ingress,
         "container_name": "openclaw-tunnel",
-        // The image's entrypoint is `cloudflared --no-autoupdate`.
-        "command": ["tunnel", "--metrics", "127.0.0.1:20241", "run"],
-        "env_file": [format!("{ENV_DIR}/cloudflared.env")],
+        // The image's entrypoint is `cloudflared --no-autoupdate`. The token
+        // is a file (cloudflared 2025.4.0 and later), not `TUNNEL_TOKEN`.
+        "command": [
+            "tunnel", "--metrics", "127.0.0.1:20241", "run",
+            "--token-file", format!("{SECRETS_MOUNT}/TUNNEL_TOKEN"),
+        ],
+        "volumes": [format!("{FILES_DIR}/cloudflared:{SECRETS_MOUNT}:ro")],
         "networks": ["proxy-net", "edge-net"],
         "depends_on": { "openclaw": { "condition": "service_started" } },
         "healthcheck": healthcheck(site, &["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "ready"]),
+        // A tunnel run from a token writes nothing to disk.
+        "read_only": true,
         "cap_drop": ["ALL"],
+        "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.tunnel),
         "restart": "unless-stopped",
     })

@@ -259,7 +259,8 @@ pub fn stack_checks(conn: &Connection, prep: &Prepared, checks: &mut Checks) -> 
         {"id": "direct", "kind": "tcp", "host": ip, "port": 80},
         http("gateway-without", gateway, "GET", None),
         http("gateway-with", gateway, "GET", Some("OPENCLAW_GATEWAY_TOKEN")),
-        http("litellm", "http://litellm:4000/v1/models", "GET", Some("LITELLM_MASTER_KEY")),
+        http("litellm", "http://litellm:4000/v1/models", "GET", Some("LITELLM_GATEWAY_KEY")),
+        http("litellm-admin", "http://litellm:4000/model/info", "GET", Some("LITELLM_GATEWAY_KEY")),
         squid("raw-ip", &format!("{ip}:443")),
         {"id": "lifecycle", "kind": "lifecycle", "name": name, "create": create},
     ]);
@@ -510,10 +511,36 @@ fn service_checks(conn: &Connection, got: &BTreeMap<String, String>, checks: &mu
         },
     );
     checks.check(
-        "LiteLLM answers the gateway with the master key",
-        || match result("litellm") {
-            "200" => Ok(String::new()),
-            code => bail!("GET /v1/models -> {code}"),
+        "LiteLLM answers the gateway's own key on a model route, not on an admin route",
+        || match (result("litellm"), result("litellm-admin")) {
+            ("200", "403") => Ok(String::new()),
+            (models, admin) => bail!("GET /v1/models -> {models}, GET /model/info -> {admin}"),
+        },
+    );
+    checks.check(
+        "no container holds a key in its environment that it should not: the gateway no master key, LiteLLM none at all",
+        || {
+            let out = expect(
+                conn,
+                "docker inspect --format '{{.Name}} {{json .Config.Env}}' openclaw openclaw-litellm",
+            )?;
+            for (line, forbidden) in out.lines().zip([
+                &["LITELLM_MASTER_KEY"][..],
+                &["LITELLM_MASTER_KEY", "LITELLM_GATEWAY_KEY", "_API_KEY"][..],
+            ]) {
+                if let Some(name) = forbidden.iter().find(|f| line.contains(*f)) {
+                    bail!("{name} in {}", line.split(' ').next().unwrap_or_default());
+                }
+            }
+            if out.lines().count() != 2 || !out.contains("LITELLM_GATEWAY_KEY=") {
+                // Names only: the values are secrets.
+                let names: Vec<&str> = out
+                    .split('"')
+                    .filter_map(|v| v.split_once('=').map(|(n, _)| n))
+                    .collect();
+                bail!("{} containers; variables: {names:?}", out.lines().count());
+            }
+            Ok(String::new())
         },
     );
     checks.check(
