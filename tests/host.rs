@@ -112,6 +112,7 @@ fn args<'a>(ssh: &'a [String], first: &[&'a str]) -> Vec<&'a str> {
 /// A `docker` for the fake host that records its arguments and succeeds,
 /// standing in where the real one would start containers.
 fn fake_docker(host: &FakeHost) {
+    std::fs::create_dir_all(host.on_host("/var/log")).unwrap();
     let path = host.on_host("/usr/bin/docker");
     std::fs::write(
         &path,
@@ -618,6 +619,100 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
 }
 
 #[test]
+fn rotate_makes_a_new_key_on_the_host_recreates_its_readers_and_puts_the_old_back_on_failure() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    fake_docker(&host);
+    host.install_release(&common::build(&SiteInput::Example));
+    let secret = |name: &str| {
+        std::fs::read_to_string(host.on_host(&format!("/opt/clawbake/secrets/{name}"))).unwrap()
+    };
+    std::fs::create_dir_all(host.on_host("/opt/clawbake/secrets")).unwrap();
+    for name in [
+        "OPENCLAW_GATEWAY_TOKEN",
+        "LITELLM_MASTER_KEY",
+        "LITELLM_GATEWAY_KEY",
+    ] {
+        std::fs::write(
+            host.on_host(&format!("/opt/clawbake/secrets/{name}")),
+            format!("sk-old-{name}"),
+        )
+        .unwrap();
+    }
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let rotate = |name: &str| {
+        clawbake(
+            &args(&ssh, &["secrets", "rotate", name, "--host", &target]),
+            None,
+        )
+    };
+
+    let run = rotate("LITELLM_GATEWAY_KEY");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let new = secret("LITELLM_GATEWAY_KEY");
+    assert!(new.starts_with("sk-") && new.len() == 67, "{}", new.len());
+    assert!(!run.stdout.contains(&new) && !run.stderr.contains(&new));
+    assert_eq!(
+        run.stdout,
+        format!("LITELLM_GATEWAY_KEY rotated on {target}; recreated: litellm, openclaw\n")
+    );
+    // Both readers have the new value, each the way it reads it.
+    let file = std::fs::read_to_string(
+        host.on_host("/opt/clawbake/secrets/files/litellm/LITELLM_GATEWAY_KEY"),
+    )
+    .unwrap();
+    assert_eq!(file, new);
+    let env =
+        std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/env/openclaw.env")).unwrap();
+    assert!(env.contains(&format!("LITELLM_GATEWAY_KEY={new}\n")));
+    let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
+    assert!(
+        calls.contains("--force-recreate litellm openclaw"),
+        "{calls}"
+    );
+    assert!(
+        !host
+            .on_host("/opt/clawbake/secrets/LITELLM_GATEWAY_KEY.old")
+            .exists()
+    );
+    // The other keys are untouched.
+    assert_eq!(secret("LITELLM_MASTER_KEY"), "sk-old-LITELLM_MASTER_KEY");
+
+    // Services that do not come back healthy: the old value returns.
+    std::fs::write(
+        host.on_host("/usr/bin/docker"),
+        "#!/bin/bash\necho \"$*\" >> /var/log/docker-calls\ncase \"$*\" in *--force-recreate*) exit 1;; esac\n",
+    )
+    .unwrap();
+    let run = rotate("LITELLM_MASTER_KEY");
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("the old one is back"), "{}", run.stderr);
+    assert_eq!(secret("LITELLM_MASTER_KEY"), "sk-old-LITELLM_MASTER_KEY");
+    let file = std::fs::read_to_string(
+        host.on_host("/opt/clawbake/secrets/files/litellm/LITELLM_MASTER_KEY"),
+    )
+    .unwrap();
+    assert_eq!(file, "sk-old-LITELLM_MASTER_KEY");
+
+    // What it will not rotate, and why.
+    let run = rotate("BACKUP_KEY");
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let run = rotate("ANTHROPIC_API_KEY");
+    assert_eq!(
+        run.stderr,
+        "error: `ANTHROPIC_API_KEY` is a key you give, not one the host makes\n  \
+         = help: rotate it with its provider, then: clawbake secrets set --host HOST ANTHROPIC_API_KEY < new-value\n"
+    );
+    let run = rotate("LITELLM_GATEWAY_KY");
+    assert_eq!(
+        run.stderr,
+        "error: the host makes no secret named `LITELLM_GATEWAY_KY`\n  = help: did you mean `LITELLM_GATEWAY_KEY`?\n"
+    );
+}
+
+#[test]
 fn secrets_refuse_names_the_site_does_not_use_and_values_on_a_terminal() {
     // Refused before any connection: no host needed.
     let typo = clawbake(
@@ -649,7 +744,7 @@ fn secrets_refuse_names_the_site_does_not_use_and_values_on_a_terminal() {
     assert_eq!(
         internal.stderr,
         "error: `OPENCLAW_GATEWAY_TOKEN` is generated on the host and cannot be set\n  \
-         = help: to replace it, run `clawbake-rotate-token` on the host\n"
+         = help: to replace it: clawbake secrets rotate --host HOST OPENCLAW_GATEWAY_TOKEN\n"
     );
     let empty = clawbake(
         &[

@@ -98,6 +98,25 @@ pub enum SecretsCommand {
         #[arg(long)]
         site: Option<PathBuf>,
     },
+    /// Replace a secret the host generated with a fresh one; the services
+    /// that read it are recreated with it
+    #[command(
+        after_help = "Examples:\n  clawbake secrets rotate --host root@203.0.113.7 LITELLM_GATEWAY_KEY\n  \
+        clawbake secrets rotate --host root@203.0.113.7 LITELLM_MASTER_KEY\n\
+        Rotatable: OPENCLAW_GATEWAY_TOKEN, LITELLM_MASTER_KEY, LITELLM_GATEWAY_KEY. A key you\n\
+        got from a provider is rotated there, then given with `clawbake secrets set`.\n\
+        The new value is made on the host and never leaves it. If the services do not come\n\
+        back healthy with it, the old value is put back."
+    )]
+    Rotate {
+        /// The generated secret to replace
+        name: String,
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
     /// Remove a user secret; services that used it are recreated
     Rm {
         name: String,
@@ -351,6 +370,23 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             })?;
             Ok(Output {
                 stdout: format!("{name} set on {}\n", access.target),
+                stderr: String::new(),
+            })
+        }
+        SecretsCommand::Rotate { name, host, site } => {
+            let built = built(site)?;
+            let rotation = secrets::rotation(&name, &built.bundle)?;
+            let access = host.access()?;
+            runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                secrets::rotate(&host, &rotation).await
+            })?;
+            Ok(Output {
+                stdout: format!(
+                    "{name} rotated on {}; recreated: {}\n",
+                    access.target,
+                    rotation.services.join(", ")
+                ),
                 stderr: String::new(),
             })
         }

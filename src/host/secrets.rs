@@ -112,10 +112,10 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
     if INTERNAL.contains(&name) {
         return Err(Error::Message {
             message: format!("`{name}` is generated on the host and cannot be set"),
-            help: Some(if name == "OPENCLAW_GATEWAY_TOKEN" {
-                "to replace it, run `clawbake-rotate-token` on the host".into()
-            } else {
+            help: Some(if name == "BACKUP_KEY" {
                 "it is created on first provision and kept across releases".into()
+            } else {
+                format!("to replace it: clawbake secrets rotate --host HOST {name}")
             }),
         });
     }
@@ -175,6 +175,94 @@ pub async fn remove(host: &Host, name: &str, recreate: &[String]) -> Result<bool
     }
     host.root_output(&apply_command(recreate)).await?;
     Ok(true)
+}
+
+/// A generated secret to replace, and the services that read it.
+#[derive(Debug)]
+pub struct Rotation {
+    pub name: &'static str,
+    prefix: &'static str,
+    pub services: Vec<String>,
+}
+
+/// The rotation for `name`, or why there is none.
+pub fn rotation(name: &str, bundle: &Bundle) -> Result<Rotation, Error> {
+    let prefix = match name {
+        "OPENCLAW_GATEWAY_TOKEN" => "",
+        // LiteLLM refuses a key that does not start with `sk-`.
+        "LITELLM_MASTER_KEY" | "LITELLM_GATEWAY_KEY" => "sk-",
+        "BACKUP_KEY" => {
+            return Err(Error::Message {
+                message:
+                    "`BACKUP_KEY` cannot be rotated: the backups on the host are encrypted with it"
+                        .into(),
+                help: Some("a new key would leave every existing backup unreadable".into()),
+            });
+        }
+        _ if users(bundle).contains_key(name) => {
+            return Err(Error::Message {
+                message: format!("`{name}` is a key you give, not one the host makes"),
+                help: Some(format!(
+                    "rotate it with its provider, then: clawbake secrets set --host HOST {name} < new-value"
+                )),
+            });
+        }
+        _ => {
+            let names = [
+                "OPENCLAW_GATEWAY_TOKEN",
+                "LITELLM_MASTER_KEY",
+                "LITELLM_GATEWAY_KEY",
+            ];
+            return Err(Error::Message {
+                message: format!("the host makes no secret named `{name}`"),
+                help: Some(match crate::diagnostic::did_you_mean(name, &names) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => format!("rotatable: {}", names.join(", ")),
+                }),
+            });
+        }
+    };
+    let name = INTERNAL
+        .iter()
+        .find(|n| **n == name)
+        .expect("every rotatable name is internal");
+    let mut services: Vec<String> = readers(bundle)
+        .into_iter()
+        .filter(|(n, _, _)| n == name)
+        .map(|(_, service, _)| service)
+        .collect();
+    services.sort();
+    services.dedup();
+    Ok(Rotation {
+        name,
+        prefix,
+        services,
+    })
+}
+
+/// The rotation as one root command: the new value is made on the host,
+/// the old one kept until the services it reaches are healthy with the
+/// new one, and put back (and the services recreated again) if not.
+fn rotate_command(r: &Rotation) -> String {
+    let file = format!("{DIR}/{}", r.name);
+    let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
+    let services: Vec<String> = r.services.iter().map(|s| shell_quote(s)).collect();
+    let services = services.join(" ");
+    format!(
+        "set -eu; umask 077; [ -e {CURRENT}/stack/compose.yaml ] || {{ echo 'no release on this host yet' >&2; exit 3; }}; \
+         exec 9>{DIR}/.rotate.lock; flock -n 9 || {{ echo 'another rotation is running' >&2; exit 4; }}; \
+         cp -p {file} {file}.old; \
+         printf '%s%s' {prefix} \"$(openssl rand -hex 32)\" > {file}.new; mv {file}.new {file}; \
+         recreate() {{ /usr/local/sbin/clawbake-env {CURRENT} && \
+           {compose} up -d --wait --no-deps --force-recreate {services} 2>&1; }}; \
+         if recreate; then rm -f {file}.old; else mv {file}.old {file}; recreate || true; \
+           echo 'the services did not come back healthy with the new value; the old one is back' >&2; exit 5; fi",
+        prefix = shell_quote(r.prefix),
+    )
+}
+
+pub async fn rotate(host: &Host, r: &Rotation) -> Result<(), Error> {
+    host.root_output(&rotate_command(r)).await.map(drop)
 }
 
 /// Which of `names` are set on the host (a file that is not empty).

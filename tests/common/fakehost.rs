@@ -60,6 +60,9 @@ const TOOLS: &[&str] = &[
     "cut",
     "tr",
     "printf",
+    "cp",
+    "openssl",
+    "flock",
 ];
 
 pub struct FakeHost {

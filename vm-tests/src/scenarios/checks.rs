@@ -567,14 +567,42 @@ pub fn clawbake(
     site: &Path,
 ) -> Result<(i32, String, Duration)> {
     let mut cmd = Command::new(&ctx.clawbake);
-    cmd.arg(command)
-        .arg("--host")
+    cmd.arg(command);
+    run_clawbake(cmd, vm, prep, command, port, Some(site))
+}
+
+/// `clawbake secrets WORDS.. --host .. --site SITE`, with `env` set: a
+/// value goes by `--from-env`, never on the command line.
+pub fn clawbake_secrets(
+    ctx: &Context,
+    vm: &Vm,
+    prep: &Prepared,
+    words: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(i32, String, Duration)> {
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.arg("secrets").args(words).envs(env.iter().copied());
+    cmd.arg("--site").arg(&prep.site);
+    run_clawbake(cmd, vm, prep, "secrets", vm.admin_port, None)
+}
+
+fn run_clawbake(
+    mut cmd: Command,
+    vm: &Vm,
+    prep: &Prepared,
+    command: &str,
+    port: u16,
+    site: Option<&Path>,
+) -> Result<(i32, String, Duration)> {
+    cmd.arg("--host")
         .arg(format!("root@127.0.0.1:{port}"))
         .arg("--identity")
         .arg(&prep.key)
         .arg("--known-hosts")
-        .arg(vm.known_hosts())
-        .arg(site);
+        .arg(vm.known_hosts());
+    if let Some(site) = site {
+        cmd.arg(site);
+    }
     if let Some(fp) = vm.host_key() {
         cmd.arg("--accept-host-key").arg(fp);
     }
@@ -615,5 +643,94 @@ pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Che
             bail!("exit code {code}")
         }
     });
+    Ok(())
+}
+
+/// Secrets as a user moves them, on a running stack: a provider key set
+/// reaches LiteLLM as a file (recreated with it, nothing in its
+/// environment), and a rotated gateway key reaches both its readers, so
+/// the gateway's next call to LiteLLM works with it. Values are compared
+/// by digest on the guest, never printed.
+pub fn secret_checks(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    conn: &Connection,
+    checks: &mut Checks,
+    timings: &mut crate::report::Timings,
+) -> Result<()> {
+    use sha2::Digest as _;
+    let value = format!("sk-ant-vmtest-{}", std::process::id());
+    let digest = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    let before = expect(conn, "docker inspect --format '{{.Id}}' openclaw-litellm")?;
+    let started = Instant::now();
+    let (code, _, _) = clawbake_secrets(
+        ctx,
+        vm,
+        prep,
+        &["set", "ANTHROPIC_API_KEY", "--from-env", "VMTEST_KEY"],
+        &[("VMTEST_KEY", &value)],
+    )?;
+    timings.record(
+        "clawbake secrets set (LiteLLM recreated)",
+        started.elapsed(),
+    );
+    checks.check(
+        "a provider key set with `clawbake secrets set` is a file in LiteLLM's /run/secrets, not in its environment",
+        || {
+            if code != 0 {
+                bail!("clawbake secrets set: exit code {code}");
+            }
+            let after = expect(conn, "docker inspect --format '{{.Id}}' openclaw-litellm")?;
+            if after == before {
+                bail!("LiteLLM was not recreated");
+            }
+            let inside = expect(
+                conn,
+                "docker exec openclaw-litellm cat /run/secrets/ANTHROPIC_API_KEY | sha256sum",
+            )?;
+            if inside.split_whitespace().next() != Some(digest.as_str()) {
+                bail!("/run/secrets/ANTHROPIC_API_KEY in LiteLLM is not the value set");
+            }
+            let env = expect(
+                conn,
+                "docker inspect --format '{{range .Config.Env}}{{index (split . \"=\") 0}} {{end}}' openclaw-litellm",
+            )?;
+            if env.contains("ANTHROPIC_API_KEY") {
+                bail!("ANTHROPIC_API_KEY is in LiteLLM's environment");
+            }
+            Ok(String::new())
+        },
+    );
+
+    let key = "sha256sum < /opt/clawbake/secrets/LITELLM_GATEWAY_KEY";
+    let old = expect(conn, key)?;
+    let started = Instant::now();
+    let (code, _, _) = clawbake_secrets(ctx, vm, prep, &["rotate", "LITELLM_GATEWAY_KEY"], &[])?;
+    timings.record(
+        "clawbake secrets rotate LITELLM_GATEWAY_KEY",
+        started.elapsed(),
+    );
+    checks.check(
+        "`clawbake secrets rotate LITELLM_GATEWAY_KEY`: a new key, and the gateway reaches LiteLLM with it",
+        || {
+            if code != 0 {
+                bail!("clawbake secrets rotate: exit code {code}");
+            }
+            if expect(conn, key)? == old {
+                bail!("the key did not change");
+            }
+            let status = expect(
+                conn,
+                "docker exec openclaw node -e \"fetch('http://litellm:4000/v1/models', \
+                 {headers: {authorization: 'Bearer ' + process.env.LITELLM_GATEWAY_KEY}}) \
+                 .then((r) => console.log(r.status), (e) => console.log(String(e)))\"",
+            )?;
+            match status.trim() {
+                "200" => Ok(String::new()),
+                other => bail!("GET /v1/models with the rotated key: {other}"),
+            }
+        },
+    );
     Ok(())
 }
