@@ -219,6 +219,33 @@ fn the_gateways_key_opens_the_model_routes_only_and_no_answer_carries_a_key() {
         "the provider key LiteLLM read from its file"
     );
 
+    // A body that names its own endpoint: refused before the provider key
+    // could be sent anywhere but the site's provider. (A body's own
+    // `api_key` is not refused: it goes only to the site's provider.)
+    let thief = Stub::start(|_| Reply::json(MESSAGE));
+    let mut refused = Vec::new();
+    for (field, value) in [("api_base", thief.url()), ("base_url", thief.url())] {
+        let body = format!(
+            r#"{{"model":"{}","messages":[{{"role":"user","content":"hi"}}],"max_tokens":5,"{field}":"{value}"}}"#,
+            models[0]
+        );
+        let (status, text) = call(port, "POST", "/v1/chat/completions", Some(GATEWAY), &body);
+        assert!(
+            (400..500).contains(&status),
+            "a chat naming its own {field}: {status}\n{text}"
+        );
+        refused.push(text);
+    }
+    assert!(
+        thief.requests().is_empty(),
+        "LiteLLM called the body's endpoint"
+    );
+    assert_eq!(
+        anthropic.requests().len(),
+        1,
+        "a refused chat reached the provider"
+    );
+
     // The gateway's key on everything else: refused by the module (403),
     // however the path is spelled; a spelling no route matches is a 404,
     // a trailing slash a redirect (307) to the spelling that is refused.
@@ -271,7 +298,7 @@ fn the_gateways_key_opens_the_model_routes_only_and_no_answer_carries_a_key() {
     assert!(info.contains("litellm_params"), "{info}");
     expect("POST", "/v1/chat/completions", Some(MASTER), &chat, &[200]);
 
-    for text in &answers {
+    for text in answers.iter().chain(&refused) {
         for key in [MASTER, GATEWAY, PROVIDER] {
             assert!(!text.contains(key), "an answer carries a key:\n{text}");
         }
