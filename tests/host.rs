@@ -569,6 +569,16 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
     let ssh = host.ssh_args();
     let target = host.host_arg("root");
     let value = "sk-ant-test-0123456789abcdef";
+    // What an older release left: an env file and a service no list names.
+    let secrets = host.on_host("/opt/clawbake/secrets");
+    std::fs::create_dir_all(secrets.join("env")).unwrap();
+    std::fs::create_dir_all(secrets.join("files/gone")).unwrap();
+    std::fs::write(
+        secrets.join("env/litellm.env"),
+        "LITELLM_MASTER_KEY=sk-old\n",
+    )
+    .unwrap();
+    std::fs::write(secrets.join("files/gone/X"), "old").unwrap();
     let set = clawbake(
         &args(
             &ssh,
@@ -595,6 +605,11 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
     let env = std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/env/openclaw.env"))
         .unwrap_or_default();
     assert!(!env.contains(value));
+    assert!(!secrets.join("env/litellm.env").exists());
+    assert!(!secrets.join("files/gone").exists());
+    // A key not set yet is an empty file: LiteLLM stops on a missing one.
+    let unset = std::fs::metadata(secrets.join("files/litellm/LITELLM_MASTER_KEY")).unwrap();
+    assert_eq!(unset.len(), 0);
     // No temporary copy is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(host.on_host("/tmp")).unwrap().collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
@@ -615,7 +630,12 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
         None,
     );
     assert_eq!(rm.code, 0, "{}", rm.stderr);
-    assert!(!file.exists());
+    assert!(
+        !host
+            .on_host("/opt/clawbake/secrets/ANTHROPIC_API_KEY")
+            .exists()
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
 }
 
 #[test]

@@ -13,11 +13,12 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clawbake::config::SiteInput;
+use clawbake::pipeline::Built;
 use common::stub::{Reply, Stub};
 use common::{build_to_dir, tool_at};
 
@@ -121,6 +122,55 @@ fn start(litellm: &Path, dir: &Path, secrets: &Path, anthropic: &str) -> Proxy {
     }
 }
 
+/// The example's release laid out as LiteLLM's container sees it: the
+/// config with the module beside it (`app/`), and the secrets the
+/// release's list gives LiteLLM as `clawbake-env` writes them (`secrets/`):
+/// one file per name, no trailing newline, a provider key not set yet as
+/// an empty file.
+fn release(provider: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Built) {
+    let (tmp, dist, built) = build_to_dir(&SiteInput::Example);
+    let dir = tmp.path().join("app");
+    let secrets = tmp.path().join("secrets");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&secrets).unwrap();
+    for (from, to) in [
+        ("litellm.yaml", "config.yaml"),
+        ("litellm_auth.py", "litellm_auth.py"),
+    ] {
+        std::fs::copy(dist.join("release/stack").join(from), dir.join(to)).unwrap();
+    }
+    let list = std::fs::read_to_string(dist.join("release/stack/files/litellm.list")).unwrap();
+    assert!(list.contains("ANTHROPIC_API_KEY"), "{list}");
+    for name in list.lines() {
+        let value = match name {
+            "LITELLM_MASTER_KEY" => MASTER,
+            "LITELLM_GATEWAY_KEY" => GATEWAY,
+            _ => provider,
+        };
+        std::fs::write(secrets.join(name), value).unwrap();
+    }
+    (tmp, dir, secrets, built)
+}
+
+/// Provision first, keys later: with no provider key set yet, LiteLLM
+/// still starts (so the gateway does) and answers the gateway's key.
+#[test]
+fn litellm_starts_before_a_provider_key_is_set() {
+    let Some(litellm) = tool_at("CLAWBAKE_LITELLM", "litellm") else {
+        return;
+    };
+    let Some(_) = common::tool("unshare") else {
+        return;
+    };
+    let (_tmp, dir, secrets, built) = release("");
+    let proxy = start(&litellm, &dir, &secrets, "http://127.0.0.1:9");
+    let (status, text) = call(proxy.port, "GET", "/v1/models", Some(GATEWAY), "");
+    assert_eq!(status, 200, "{text}");
+    for m in built.site.models.keys() {
+        assert!(text.contains(&format!("\"{m}\"")), "{m} missing: {text}");
+    }
+}
+
 /// An answer in Anthropic's Messages format.
 const MESSAGE: &str = r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":1}}"#;
 
@@ -133,34 +183,7 @@ fn the_gateways_key_opens_the_model_routes_only_and_no_answer_carries_a_key() {
     let Some(_) = common::tool("unshare") else {
         return;
     };
-    let (tmp, dist, built) = build_to_dir(&SiteInput::Example);
-    let dir = tmp.path().join("app");
-    let secrets = tmp.path().join("secrets");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::create_dir_all(&secrets).unwrap();
-    // As the container mounts them: the config and the module beside it.
-    std::fs::copy(
-        dist.join("release/stack/litellm.yaml"),
-        dir.join("config.yaml"),
-    )
-    .unwrap();
-    std::fs::copy(
-        dist.join("release/stack/litellm_auth.py"),
-        dir.join("litellm_auth.py"),
-    )
-    .unwrap();
-    // Only what the release's list gives LiteLLM, as clawbake-env writes
-    // it: one file per secret, no trailing newline.
-    let list = std::fs::read_to_string(dist.join("release/stack/files/litellm.list")).unwrap();
-    for name in list.lines() {
-        let value = match name {
-            "LITELLM_MASTER_KEY" => MASTER,
-            "LITELLM_GATEWAY_KEY" => GATEWAY,
-            _ => PROVIDER,
-        };
-        std::fs::write(secrets.join(name), value).unwrap();
-    }
-    assert!(list.contains("ANTHROPIC_API_KEY"), "{list}");
+    let (tmp, dir, secrets, built) = release(PROVIDER);
 
     let anthropic = Stub::start(|r| {
         if r.method == "POST" && r.path == "/v1/messages" {
@@ -170,6 +193,7 @@ fn the_gateways_key_opens_the_model_routes_only_and_no_answer_carries_a_key() {
         }
     });
     let proxy = start(&litellm, &dir, &secrets, &anthropic.url());
+    let _ = tmp;
     let port = proxy.port;
     let models: Vec<&String> = built.site.models.keys().collect();
     let mut answers = Vec::new();

@@ -11,7 +11,10 @@ install -d -m 0700 "$dir"
 generate() {
   local name=$1 prefix=$2
   if [ ! -s "$dir/$name" ]; then
-    printf '%s%s' "$prefix" "$(openssl rand -hex 32)" > "$dir/$name.tmp"
+    # A failed substitution would not stop the step: check the length.
+    value=$(openssl rand -hex 32)
+    [ "$(printf '%s' "$value" | wc -c)" -eq 64 ] || { echo "60-secrets: openssl made no value for $name" >&2; exit 1; }
+    printf '%s%s' "$prefix" "$value" > "$dir/$name.tmp"
     mv "$dir/$name.tmp" "$dir/$name"
   fi
 }

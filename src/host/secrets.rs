@@ -17,6 +17,9 @@ use crate::host::transport::ssh::shell_quote;
 use crate::render::stack::Delivery;
 
 pub const DIR: &str = "/opt/clawbake/secrets";
+/// Held by every rotation, `clawbake secrets rotate` and the host's own
+/// monthly `clawbake-rotate-token` alike.
+const ROTATE_LOCK: &str = "/opt/clawbake/secrets/.rotate.lock";
 
 /// Generated on the host by `60-secrets`; never set by hand.
 pub const INTERNAL: &[&str] = &[
@@ -248,14 +251,19 @@ fn rotate_command(r: &Rotation) -> String {
     let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
     let services: Vec<String> = r.services.iter().map(|s| shell_quote(s)).collect();
     let services = services.join(" ");
+    // A dropped connection must not stop it half way (HUP, PIPE); Compose
+    // writes to a log on the host, shown when the services fail.
     format!(
-        "set -eu; umask 077; [ -e {CURRENT}/stack/compose.yaml ] || {{ echo 'no release on this host yet' >&2; exit 3; }}; \
-         exec 9>{DIR}/.rotate.lock; flock -n 9 || {{ echo 'another rotation is running' >&2; exit 4; }}; \
+        "set -eu; umask 077; trap '' HUP PIPE; \
+         [ -e {CURRENT}/stack/compose.yaml ] || {{ echo 'no release on this host yet' >&2; exit 3; }}; \
+         exec 9>{ROTATE_LOCK}; flock -n 9 || {{ echo 'another rotation is running' >&2; exit 4; }}; \
+         log=/var/log/clawbake/rotate.log; mkdir -p /var/log/clawbake; \
+         v=$(openssl rand -hex 32); [ ${{#v}} -eq 64 ] || {{ echo 'openssl made no new value' >&2; exit 6; }}; \
          cp -p {file} {file}.old; \
-         printf '%s%s' {prefix} \"$(openssl rand -hex 32)\" > {file}.new; mv {file}.new {file}; \
+         printf '%s%s' {prefix} \"$v\" > {file}.new; mv {file}.new {file}; \
          recreate() {{ /usr/local/sbin/clawbake-env {CURRENT} && \
-           {compose} up -d --wait --no-deps --force-recreate {services} 2>&1; }}; \
-         if recreate; then rm -f {file}.old; else mv {file}.old {file}; recreate || true; \
+           {compose} up -d --wait --no-deps --force-recreate {services} >>\"$log\" 2>&1; }}; \
+         if recreate; then rm -f {file}.old; else mv {file}.old {file}; recreate || true; tail -n 20 \"$log\" >&2; \
            echo 'the services did not come back healthy with the new value; the old one is back' >&2; exit 5; fi",
         prefix = shell_quote(r.prefix),
     )

@@ -202,7 +202,8 @@ async fn containers(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<()
         .root_output(&format!(
             "docker ps -q --filter label=com.docker.compose.project={project} | xargs -r docker inspect \
              --format '{{{{index .Config.Labels \"com.docker.compose.service\"}}}}|{{{{.HostConfig.Memory}}}}|\
-             {{{{.HostConfig.PidsLimit}}}}|{{{{join .HostConfig.CapDrop \",\"}}}}|{{{{join .HostConfig.SecurityOpt \",\"}}}}|\
+             {{{{.HostConfig.PidsLimit}}}}|{{{{join .HostConfig.CapDrop \",\"}}}}|{{{{join .HostConfig.CapAdd \",\"}}}}|\
+             {{{{.HostConfig.Privileged}}}}|{{{{join .HostConfig.SecurityOpt \",\"}}}}|\
              {{{{range .Config.Env}}}}{{{{index (split . \"=\") 0}}}},{{{{end}}}}' 2>&1 || true"
         ))
         .await?;
@@ -246,6 +247,8 @@ struct Inspected {
     memory: Option<u64>,
     pids: Option<u64>,
     cap_drop: Vec<String>,
+    cap_add: Vec<String>,
+    privileged: bool,
     security_opt: Vec<String>,
     env_names: Vec<String>,
 }
@@ -265,6 +268,8 @@ impl Inspected {
             memory: f.next()?.trim().parse().ok(),
             pids: f.next()?.trim().parse().ok(),
             cap_drop: list(f.next()),
+            cap_add: list(f.next()),
+            privileged: f.next()?.trim() != "false",
             security_opt: list(f.next()),
             env_names: list(f.next()),
         })
@@ -278,7 +283,11 @@ fn judge(
     lists: &[(&str, render::stack::Delivery, Vec<String>)],
 ) -> (Vec<String>, Vec<String>, Vec<String>) {
     let (mut limits, mut hardening, mut secrets) = (Vec::new(), Vec::new(), Vec::new());
-    let every_secret: Vec<&String> = lists.iter().flat_map(|(_, _, names)| names).collect();
+    let every_secret: Vec<&str> = lists
+        .iter()
+        .flat_map(|(_, _, names)| names.iter().map(String::as_str))
+        .chain(crate::host::secrets::INTERNAL.iter().copied())
+        .collect();
     for want in services {
         let Some(got) = found.iter().find(|f| f.service == want.service) else {
             limits.push(format!("{}: not running", want.service));
@@ -304,10 +313,26 @@ fn judge(
         if !got.cap_drop.iter().any(|c| c == "ALL") {
             hardening.push(format!("{}: capabilities not dropped", want.service));
         }
+        let extra: Vec<&String> = got
+            .cap_add
+            .iter()
+            .filter(|c| !want.cap_add.contains(&c.trim_start_matches("CAP_")))
+            .collect();
+        if !extra.is_empty() {
+            hardening.push(format!("{}: capabilities added: {extra:?}", want.service));
+        }
+        if got.privileged {
+            hardening.push(format!("{}: privileged", want.service));
+        }
+        let no_new = [
+            "no-new-privileges",
+            "no-new-privileges:true",
+            "no-new-privileges=true",
+        ];
         if !got
             .security_opt
             .iter()
-            .any(|o| o.starts_with("no-new-privileges"))
+            .any(|o| no_new.contains(&o.as_str()))
         {
             hardening.push(format!("{}: no-new-privileges not set", want.service));
         }
@@ -317,7 +342,7 @@ fn judge(
             .flat_map(|(_, _, names)| names)
             .collect();
         for name in &got.env_names {
-            if every_secret.contains(&name) && !allowed.contains(&name) {
+            if every_secret.contains(&name.as_str()) && !allowed.contains(&name) {
                 secrets.push(format!("{}: {name}", want.service));
             }
         }
@@ -591,16 +616,19 @@ mod tests {
                 service: "openclaw",
                 memory_mib: 64,
                 pids: 512,
+                cap_add: &[],
             },
             Limits {
                 service: "litellm",
                 memory_mib: 32,
                 pids: 256,
+                cap_add: &[],
             },
             Limits {
                 service: "egress",
                 memory_mib: 16,
                 pids: 128,
+                cap_add: &["SETUID"],
             },
         ];
         let lists = [
@@ -619,9 +647,9 @@ mod tests {
             ),
         ];
         let good = [
-            "openclaw|67108864|512|ALL|no-new-privileges:true|PATH,LITELLM_GATEWAY_KEY,HOME,",
-            "litellm|33554432|256|ALL|no-new-privileges:true|PATH,",
-            "egress|16777216|128|ALL|no-new-privileges:true|PATH,",
+            "openclaw|67108864|512|ALL||false|no-new-privileges:true|PATH,LITELLM_GATEWAY_KEY,HOME,",
+            "litellm|33554432|256|ALL||false|no-new-privileges:true|PATH,",
+            "egress|16777216|128|ALL|CAP_SETUID|false|no-new-privileges|PATH,",
         ];
         let found: Vec<Inspected> = good.iter().filter_map(|l| Inspected::parse(l)).collect();
         assert_eq!(found.len(), 3);
@@ -632,8 +660,8 @@ mod tests {
         );
 
         let bad = [
-            "openclaw|67108864|0|ALL|no-new-privileges:true|LITELLM_GATEWAY_KEY,LITELLM_MASTER_KEY,",
-            "litellm|33554432|256|||PATH,ANTHROPIC_API_KEY,",
+            "openclaw|67108864|0|ALL|SYS_ADMIN|true|no-new-privileges:false|LITELLM_GATEWAY_KEY,BACKUP_KEY,",
+            "litellm|33554432|256|||false||PATH,ANTHROPIC_API_KEY,",
         ];
         let found: Vec<Inspected> = bad.iter().filter_map(|l| Inspected::parse(l)).collect();
         let (l, h, s) = judge(&services, &found, &lists);
@@ -647,13 +675,13 @@ mod tests {
         assert_eq!(
             h,
             [
+                "openclaw: capabilities added: [\"SYS_ADMIN\"]",
+                "openclaw: privileged",
+                "openclaw: no-new-privileges not set",
                 "litellm: capabilities not dropped",
-                "litellm: no-new-privileges not set"
+                "litellm: no-new-privileges not set",
             ]
         );
-        assert_eq!(
-            s,
-            ["openclaw: LITELLM_MASTER_KEY", "litellm: ANTHROPIC_API_KEY"]
-        );
+        assert_eq!(s, ["openclaw: BACKUP_KEY", "litellm: ANTHROPIC_API_KEY"]);
     }
 }

@@ -396,11 +396,18 @@ fn compose(site: &Site, images: &Images, hashes: &Hashes) -> String {
     format!("# clawbake: the OpenClaw stack. Generated; a change is a new release.\n{yaml}")
 }
 
-/// A service's limits as `verify` finds them on the host.
+/// The capabilities Squid keeps: it starts as root and drops to `proxy`.
+const SQUID_CAPS: &[&str] = &["SETUID", "SETGID"];
+/// The capability Caddy keeps: its binary carries it as a file capability.
+const CADDY_CAPS: &[&str] = &["NET_BIND_SERVICE"];
+
+/// A service's limits and privileges as `verify` expects to find them.
 pub struct Limits {
     pub service: &'static str,
     pub memory_mib: u64,
     pub pids: u32,
+    /// What it keeps of the capabilities it drops (all of them).
+    pub cap_add: &'static [&'static str],
 }
 
 /// Each Compose service the site runs, with its limits.
@@ -421,6 +428,11 @@ pub fn service_limits(site: &Site) -> Vec<Limits> {
             service,
             memory_mib: u64::from(svc.memory_mib),
             pids: svc.pids,
+            cap_add: match service {
+                "egress" => SQUID_CAPS,
+                "caddy" => CADDY_CAPS,
+                _ => &[],
+            },
         })
         .collect()
 }
@@ -547,11 +559,13 @@ fn egress(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         "networks": ["openclaw-net", "egress-net"],
         "labels": { "clawbake.config": hashes.squid },
         "healthcheck": healthcheck(site, &["CMD", "squid", "-k", "check"]),
-        // Squid starts as root and drops to `proxy` (SETUID, SETGID); the
-        // image's entrypoint, as root, tails the logs `proxy` writes
-        // (DAC_READ_SEARCH). Not read-only: the entrypoint writes at start.
+        // Squid starts as root and drops to `proxy`. Not DAC_READ_SEARCH,
+        // which the image's entrypoint would want to tail the logs `proxy`
+        // writes: with it, Docker's seccomp profile allows
+        // `open_by_handle_at`, a way to the host's files. Not read-only:
+        // the entrypoint writes at start.
         "cap_drop": ["ALL"],
-        "cap_add": ["SETUID", "SETGID", "DAC_READ_SEARCH"],
+        "cap_add": SQUID_CAPS,
         "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.egress),
         "restart": "unless-stopped",
@@ -584,7 +598,7 @@ fn caddy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
         // The image's binary carries the bind capability as a file
         // capability: without it in the set, exec fails.
         "cap_drop": ["ALL"],
-        "cap_add": ["NET_BIND_SERVICE"],
+        "cap_add": CADDY_CAPS,
         "security_opt": [NO_NEW_PRIVILEGES],
         "deploy": limits(&site.stack.services.caddy),
         "restart": "unless-stopped",
