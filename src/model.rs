@@ -318,8 +318,6 @@ pub struct Backup {
     pub keep_days: u32,
     /// cron schedule of the gateway token rotation.
     pub rotate_token_schedule: CronSchedule,
-    /// Image of the one-shot container that reads the data volume.
-    pub helper_image: ImageRef,
 }
 
 /// The `[images]` table: how the host gets its images.

@@ -34,7 +34,6 @@ admin_cidrs = ["203.0.113.7"]
 /// The images the site above runs (the built-in defaults), with the
 /// repository each lives in on a registry.
 const IMAGES: &[(&str, &str, &str)] = &[
-    ("alpine:3.23", "library/alpine", "3.23"),
     ("caddy:2.11.4-alpine", "library/caddy", "2.11.4-alpine"),
     ("debian:bookworm-slim", "library/debian", "bookworm-slim"),
     ("docker:29.8.2-cli", "library/docker", "29.8.2-cli"),
@@ -201,7 +200,7 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml"], &m));
     assert_ok(&out);
     let mut expected_out =
-        String::from("pinned 8 images in s/images.lock (8 changed, 0 unchanged)\n");
+        String::from("pinned 7 images in s/images.lock (7 changed, 0 unchanged)\n");
     for (image, _, _) in IMAGES {
         let _ = writeln!(expected_out, "  + {image}  {}", pushed[image].digest);
     }
@@ -218,14 +217,14 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
-        "s/images.lock is up to date: 8 images at their registries\n"
+        "s/images.lock is up to date: 7 images at their registries\n"
     );
     assert_eq!(String::from_utf8(run.read("s/images.lock")).unwrap(), lock);
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml", "--check"], &m));
     assert_ok(&out);
     assert_eq!(
         stdout(&out),
-        "s/images.lock matches 8 images at their registries\n"
+        "s/images.lock matches 7 images at their registries\n"
     );
 
     // The tag moves: --check fails and leaves the lock alone.
@@ -247,7 +246,7 @@ fn pin_images_writes_each_tags_amd64_digest_and_check_follows_the_registry() {
     assert_eq!(
         stdout(&out),
         format!(
-            "pinned 8 images in s/images.lock (1 changed, 7 unchanged)\n  ~ caddy:2.11.4-alpine  {} -> {}\n",
+            "pinned 7 images in s/images.lock (1 changed, 6 unchanged)\n  ~ caddy:2.11.4-alpine  {} -> {}\n",
             pushed["caddy:2.11.4-alpine"].digest, moved.digest
         )
     );
@@ -302,7 +301,7 @@ fn provision_ships_the_archive(run: &Run, sha: &str, archive: &[u8]) {
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("uploading the image set (")
-            && stderr(&out).contains(" MiB, 8 images)\n"),
+            && stderr(&out).contains(" MiB, 7 images)\n"),
         "{}",
         stderr(&out)
     );
@@ -329,7 +328,7 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
     // docker's manifest.json: each image by its tag, its config and layers as pushed.
     let manifest: serde_json::Value = serde_json::from_slice(&entries["manifest.json"]).unwrap();
     let manifest = manifest.as_array().unwrap();
-    assert_eq!(manifest.len(), 8);
+    assert_eq!(manifest.len(), 7);
     for (image, _, _) in IMAGES {
         let entry = manifest
             .iter()
@@ -381,7 +380,7 @@ fn check_archive(archive: &std::path::Path, pushed: &BTreeMap<&'static str, Push
         held["ghcr.io/openclaw/openclaw:2026.2.15"],
         pushed["ghcr.io/openclaw/openclaw:2026.2.15"].digest
     );
-    assert_eq!(held.len(), 8);
+    assert_eq!(held.len(), 7);
     assert_eq!(entries["oci-layout"], br#"{"imageLayoutVersion":"1.0.0"}"#);
 }
 
@@ -429,7 +428,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
     assert_ok(&out);
     let first_line = stdout(&out).lines().next().unwrap_or("").to_owned();
     assert!(
-        first_line.starts_with("saved 8 images (16 blobs, ")
+        first_line.starts_with("saved 7 images (14 blobs, ")
             && first_line.ends_with(" into s/images.tar"),
         "{first_line}"
     );
@@ -464,7 +463,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
         sha256(&archive)
     );
     assert_eq!(set["size"], archive.len());
-    assert_eq!(set["images"].as_array().unwrap().len(), 8);
+    assert_eq!(set["images"].as_array().unwrap().len(), 7);
     assert!(
         set["images"]
             .as_array()
@@ -483,7 +482,7 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
     provision_ships_the_archive(&run, set["sha256"].as_str().unwrap(), &archive);
 
     // The archive no longer matches the lock: build refuses.
-    let moved = reg.push_small("library/alpine", Some("3.23"), "amd64", 77);
+    let moved = reg.push_small("library/debian", Some("bookworm-slim"), "amd64", 77);
     assert_ok(&run.clawbake(&args(&["pin", "images", "s/site.toml"], &m)));
     let dist_manifest = run.read("dist/manifest.json");
     let out = run.clawbake(&["build", "s/site.toml"]);
@@ -491,8 +490,8 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
         &out,
         STALE,
         &format!(
-            "error: `s/images.tar` does not hold exactly the pinned images:\n  missing  docker.io/library/alpine:3.23@{}\n  extra    docker.io/library/alpine:3.23@{}\n  = help: run `clawbake images save s/site.toml`, or set `images.ship = false`\n",
-            moved.digest, pushed["alpine:3.23"].digest
+            "error: `s/images.tar` does not hold exactly the pinned images:\n  missing  docker.io/library/debian:bookworm-slim@{}\n  extra    docker.io/library/debian:bookworm-slim@{}\n  = help: run `clawbake images save s/site.toml`, or set `images.ship = false`\n",
+            moved.digest, pushed["debian:bookworm-slim"].digest
         ),
     );
     assert_eq!(
@@ -515,8 +514,8 @@ fn images_save_writes_the_pinned_blobs_verified_and_build_ships_them() {
 fn a_tag_without_a_linux_amd64_image_is_refused() {
     let Some(reg) = Registry::start() else { return };
     push_site_images(&reg);
-    // alpine's tag now names a single arm64 image.
-    reg.push_small("library/alpine", Some("3.23"), "arm64", 50);
+    // debian's tag now names a single arm64 image.
+    reg.push_small("library/debian", Some("bookworm-slim"), "arm64", 50);
     let run = Run::new();
     let m = mirrors(&reg.url());
     let out = run.clawbake(&args(&["pin", "images", "s/site.toml"], &m));
@@ -524,7 +523,7 @@ fn a_tag_without_a_linux_amd64_image_is_refused() {
         &out,
         BAD_INPUT,
         &format!(
-            "error: resolving `alpine:3.23` at 127.0.0.1:{}: the tag names a single linux/arm64 image, not linux/amd64\n  = help: choose a tag that is published for linux/amd64\n",
+            "error: resolving `debian:bookworm-slim` at 127.0.0.1:{}: the tag names a single linux/arm64 image, not linux/amd64\n  = help: choose a tag that is published for linux/amd64\n",
             reg.port
         ),
     );
@@ -536,7 +535,7 @@ fn build_locked_refuses_unpinned_images_and_unused_pins() {
     let run = Run::new();
     let out = run.clawbake(&["build", "s/site.toml", "--locked"]);
     let mut expected = String::from(
-        "error: 8 of the site's images are not pinned, and `--locked` does not build by tag",
+        "error: 7 of the site's images are not pinned, and `--locked` does not build by tag",
     );
     for (image, _, _) in IMAGES {
         let _ = write!(expected, "\n  unpinned  {image}");
@@ -688,7 +687,7 @@ fn a_registry_answering_500_fails_pin_with_the_url_and_keeps_the_lock() {
         &out,
         NETWORK,
         &format!(
-            "error: resolving `alpine:3.23` at 127.0.0.1:{port}: {url}/v2/library/alpine/manifests/3.23 answered 500 Internal Server Error\n{HELP_NET}",
+            "error: resolving `caddy:2.11.4-alpine` at 127.0.0.1:{port}: {url}/v2/library/caddy/manifests/2.11.4-alpine answered 500 Internal Server Error\n{HELP_NET}",
             port = stub.port
         ),
     );
@@ -741,7 +740,7 @@ fn a_silent_registry_times_out() {
         &out,
         NETWORK,
         &format!(
-            "error: resolving `alpine:3.23` at 127.0.0.1:{}: {}/v2/library/alpine/manifests/3.23 did not answer within 500 ms\n{HELP_NET}",
+            "error: resolving `caddy:2.11.4-alpine` at 127.0.0.1:{}: {}/v2/library/caddy/manifests/2.11.4-alpine did not answer within 500 ms\n{HELP_NET}",
             stub.port,
             stub.url()
         ),
@@ -832,7 +831,7 @@ fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
     ));
     assert_ok(&out);
     let lock = String::from_utf8(run.read("s/images.lock")).unwrap();
-    assert_eq!(lock.matches(&digest).count(), 8, "{lock}");
+    assert_eq!(lock.matches(&digest).count(), 7, "{lock}");
     let requests = stub.requests();
     let tokens: Vec<&Request> = requests
         .iter()
@@ -843,7 +842,7 @@ fn a_bearer_challenge_is_answered_with_a_token_from_its_realm() {
         "{tokens:?}"
     );
     // Each repository asked for its token once, and used it.
-    assert_eq!(tokens.len(), 8);
+    assert_eq!(tokens.len(), 7);
     assert!(
         requests
             .iter()
@@ -986,7 +985,7 @@ fn a_download_cut_short_is_kept_and_resumed_by_the_next_run() {
     let m = mirrors(&stub.url());
     let out = run.clawbake(&args(&["images", "save", "s/site.toml"], &m));
     let prefix = format!(
-        "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: fetching {}/v2/library/alpine/blobs/{layer} failed (",
+        "error: downloading `{layer}` of `caddy:2.11.4-alpine` from 127.0.0.1:{}: fetching {}/v2/library/caddy/blobs/{layer} failed (",
         stub.port,
         stub.url()
     );
@@ -1031,7 +1030,7 @@ fn images_save_refuses_a_blob_that_does_not_match_its_digest() {
         &out,
         NETWORK,
         &format!(
-            "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: the blob from {}/v2/library/alpine/blobs/{layer} does not match its digest: its 10000 bytes hash to `{}`\n{HELP_DOWNLOAD}",
+            "error: downloading `{layer}` of `caddy:2.11.4-alpine` from 127.0.0.1:{}: the blob from {}/v2/library/caddy/blobs/{layer} does not match its digest: its 10000 bytes hash to `{}`\n{HELP_DOWNLOAD}",
             stub.port,
             stub.url(),
             sha256(&other)
@@ -1059,7 +1058,7 @@ fn images_save_stops_a_blob_longer_than_its_manifest_says() {
         &out,
         NETWORK,
         &format!(
-            "error: downloading `{layer}` of `alpine:3.23` from 127.0.0.1:{}: {}/v2/library/alpine/blobs/{layer} sent more than the 10000 bytes the manifest declares\n{HELP_DOWNLOAD}",
+            "error: downloading `{layer}` of `caddy:2.11.4-alpine` from 127.0.0.1:{}: {}/v2/library/caddy/blobs/{layer} sent more than the 10000 bytes the manifest declares\n{HELP_DOWNLOAD}",
             stub.port,
             stub.url(),
         ),
@@ -1249,7 +1248,7 @@ fn images_save_throughput() {
             )
         })
         .collect();
-    let big = reg.push_image("library/alpine", Some("3.23"), "amd64", &layers);
+    let big = reg.push_image("library/caddy", Some("2.11.4-alpine"), "amd64", &layers);
     for (image, repo, tag) in IMAGES.iter().skip(1) {
         let _ = image;
         reg.push_small(repo, Some(tag), "amd64", 1);
@@ -1276,7 +1275,7 @@ fn images_save_throughput() {
     for digest in &big.layers {
         cmd.arg("-o")
             .arg(out.join(digest.trim_start_matches("sha256:")))
-            .arg(format!("{}/v2/library/alpine/blobs/{digest}", reg.url()));
+            .arg(format!("{}/v2/library/caddy/blobs/{digest}", reg.url()));
     }
     let started = std::time::Instant::now();
     common::run_ok(&mut cmd, "curl");

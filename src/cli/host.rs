@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Read as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -15,7 +15,7 @@ use crate::host::apply::{self, Log, Settings};
 use crate::host::remote::{Access, Host};
 use crate::host::transport::ssh::Options;
 use crate::host::transport::target::Target;
-use crate::host::{secrets, verify};
+use crate::host::{backup, secrets, verify};
 use crate::pipeline::{self, Built};
 use crate::ui;
 
@@ -126,6 +126,151 @@ pub enum SecretsCommand {
         #[arg(long)]
         site: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  clawbake backup --host root@203.0.113.7:9922\n  \
+    clawbake backup --host root@203.0.113.7:9922 --to backups/ --password-file backups/password\n  \
+    clawbake backup list --host root@203.0.113.7:9922\n  \
+    clawbake backup check --host root@203.0.113.7:9922\n\
+    A backup holds OpenClaw's state (read with the gateway paused, so it is consistent), the\n\
+    host's secrets and the release it was taken under; not the release itself, which is\n\
+    rebuilt from the site. `--to DIR` copies the whole repository into DIR/restic, each file\n\
+    checked against its name; `restic -r DIR/restic --password-file FILE snapshots` reads it\n\
+    without the host."
+)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+    /// Also copy the host's backup repository into DIR/restic
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+    /// Write the repository's password to FILE (0600), for restores without this host
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub host: Option<HostArgs>,
+    /// The site file; the built-in example site when omitted
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// The backups on the host, oldest first
+    List {
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
+    /// Have restic read every byte of the host's backups back and check it
+    Check {
+        #[command(flatten)]
+        host: HostArgs,
+        /// The site file; the built-in example site when omitted
+        #[arg(long)]
+        site: Option<PathBuf>,
+    },
+}
+
+pub fn backup(args: BackupArgs) -> Result<Output, Error> {
+    match args.action {
+        Some(BackupAction::List { host, site }) => {
+            let built = built(site)?;
+            let access = host.access()?;
+            let snapshots = runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                backup::list(&host).await
+            })?;
+            Ok(Output {
+                stdout: ui::backups(&snapshots),
+                stderr: String::new(),
+            })
+        }
+        Some(BackupAction::Check { host, site }) => {
+            let built = built(site)?;
+            let access = host.access()?;
+            let out = runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                backup::check(&host).await
+            })?;
+            Ok(Output {
+                stdout: out,
+                stderr: String::new(),
+            })
+        }
+        None => {
+            let Some(host) = args.host else {
+                return Err(Error::Message {
+                    message: "`backup` needs the server".into(),
+                    help: Some("clawbake backup --host root@SERVER:PORT".into()),
+                });
+            };
+            let built = built(args.site)?;
+            let access = host.access()?;
+            if let Some(file) = &args.password_file {
+                refuse_overwrite(file)?;
+            }
+            let bar = ui::progress::BackupBar::new();
+            let (taken, pulled) = runtime()?.block_on(async {
+                let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+                let taken = backup::take(&host, &bar).await?;
+                bar.finish();
+                let pulled = match &args.to {
+                    Some(dir) => Some(backup::pull(&host, &dir.join("restic"), &bar).await?),
+                    None => None,
+                };
+                bar.finish();
+                if let Some(file) = &args.password_file {
+                    let password = backup::password(&host).await?;
+                    write_private(file, &password)?;
+                }
+                Ok::<_, Error>((taken, pulled))
+            })?;
+            Ok(Output {
+                stdout: ui::backup_taken(
+                    &taken,
+                    pulled.as_ref().zip(args.to.as_deref()),
+                    args.password_file.as_deref(),
+                ),
+                stderr: String::new(),
+            })
+        }
+    }
+}
+
+/// A password file is the user's only copy once the host is gone: never
+/// written over.
+fn refuse_overwrite(file: &Path) -> Result<(), Error> {
+    if file.exists() {
+        return Err(Error::Message {
+            message: format!("{} exists; it is not written over", file.display()),
+            help: Some("name a new file, or leave out --password-file".into()),
+        });
+    }
+    Ok(())
+}
+
+fn write_private(file: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| Error::Message {
+            message: format!("writing {}: {e}", file.display()),
+            help: None,
+        })?;
+    f.write_all(bytes).map_err(|e| Error::Message {
+        message: format!("writing {}: {e}", file.display()),
+        help: None,
+    })
 }
 
 fn built(site: Option<PathBuf>) -> Result<Built, Error> {

@@ -140,6 +140,9 @@ pub enum Command {
     /// Set, list or remove user secrets (provider API keys, bot tokens) on the server
     #[command(subcommand)]
     Secrets(host::SecretsCommand),
+    /// Back up the server now (restic: encrypted, checked), and pull the
+    /// backups off it
+    Backup(host::BackupArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,6 +340,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),
+        Command::Backup(args) => host::backup(args),
         Command::Pin(Pin::Images { site, check, net }) => {
             let (input, dir) = own_site(site, "pin images")?;
             let prepared = pipeline::prepare(&input)?;

@@ -7,15 +7,13 @@ use serde_json::json;
 use tera::Context;
 
 use super::openclaw;
-use super::shared::{SANDBOX_DIR, STATE_DIR, UID, pretty};
+use super::shared::{CONTAINER, SANDBOX_DIR, STATE_DIR, UID, pretty};
 use super::templates::render;
 use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
 use crate::model::Site;
 
-/// `backup_image` is the backup helper's reference, pinned when the lock has
-/// it.
-pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, backup_image: &str) {
+pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
     let port = site.firewall.ssh_port.0;
     let public_ports: Vec<String> = site
         .firewall
@@ -108,12 +106,12 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, ba
         render("host/clawbake-docker-user.service", &Context::new()),
     );
 
-    tools(tree, site, backup_image);
+    tools(tree, site);
     steps(tree, site, cloudflare, &public_ports);
 }
 
 /// The host's own tools: secrets into env files, backups, token rotation.
-fn tools(tree: &mut Tree, site: &Site, backup_image: &str) {
+fn tools(tree: &mut Tree, site: &Site) {
     tree.add(
         "host/usr/local/sbin/clawbake-env",
         0o755,
@@ -121,8 +119,8 @@ fn tools(tree: &mut Tree, site: &Site, backup_image: &str) {
         render("host/clawbake-env", &Context::new()),
     );
     let mut ctx = Context::new();
-    ctx.insert("project", site.site.name.as_str());
-    ctx.insert("helper_image", backup_image);
+    ctx.insert("state_dir", STATE_DIR);
+    ctx.insert("container", CONTAINER);
     ctx.insert("keep_days", &site.backup.keep_days);
     tree.add(
         "host/usr/local/sbin/clawbake-backup",

@@ -29,7 +29,6 @@ pub fn images_of(site: &Site) -> Vec<(&'static str, &ImageRef)> {
         ingress,
         ("docker-cli", &site.stack.sandbox.docker_cli_image),
         ("sandbox", &site.stack.sandbox.image),
-        ("backup", &site.backup.helper_image),
     ]
 }
 
@@ -70,7 +69,7 @@ pub fn render(
     };
 
     let mut tree = Tree::default();
-    host::render_into(&mut tree, site, cloudflare, &named("backup"));
+    host::render_into(&mut tree, site, cloudflare);
     stack::render_into(&mut tree, site, cloudflare, &images);
 
     let build_id = tree.build_id();

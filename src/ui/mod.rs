@@ -269,3 +269,71 @@ pub fn saved_images(saved: &crate::pin::SavedImages) -> String {
         saved.archive.display()
     )
 }
+
+/// Bytes as people read them: `512 B`, `3.4 MiB`.
+fn bytes(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = n as f64;
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", f / 1024.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", f / 1_048_576.0),
+        _ => format!("{:.1} GiB", f / 1_073_741_824.0),
+    }
+}
+
+pub fn backup_taken(
+    taken: &crate::host::backup::Taken,
+    pulled: Option<(&crate::host::backup::Pulled, &Path)>,
+    password_file: Option<&Path>,
+) -> String {
+    let mut out = format!(
+        "backup {} of release {}: {} read, {} new in the repository\n\
+         the gateway was paused for {} ms while its state was read\n",
+        &taken.snapshot[..taken.snapshot.len().min(8)],
+        taken.release,
+        bytes(taken.bytes_read),
+        bytes(taken.bytes_added),
+        taken.paused_ms,
+    );
+    if let Some((p, dir)) = pulled {
+        let _ = writeln!(
+            out,
+            "copied to {}: {} files, {} ({} new, {} removed), each checked against its name",
+            dir.join("restic").display(),
+            p.files,
+            bytes(p.bytes),
+            p.new_files,
+            p.removed,
+        );
+    }
+    if let Some(file) = password_file {
+        let _ = writeln!(
+            out,
+            "the repository's password is in {} (0600): keep it apart from the backups",
+            file.display()
+        );
+    }
+    out
+}
+
+pub fn backups(snapshots: &[crate::host::backup::Snapshot]) -> String {
+    if snapshots.is_empty() {
+        return "no backups yet\n".to_owned();
+    }
+    let mut out = String::from("ID        TAKEN (UTC)          RELEASE\n");
+    for s in snapshots {
+        let _ = writeln!(
+            out,
+            "{:<8}  {:<19}  {}",
+            &s.id[..s.id.len().min(8)],
+            s.time,
+            if s.release.is_empty() {
+                "-"
+            } else {
+                &s.release
+            }
+        );
+    }
+    out
+}

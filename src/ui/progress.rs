@@ -131,3 +131,60 @@ impl crate::pin::registry::Progress for DownloadBar {
         self.0.inc(bytes);
     }
 }
+
+/// A backup's progress: restic reading the state, then the repository
+/// coming off the host, each a byte bar with its rate. Hidden when stderr
+/// is not a terminal.
+pub struct BackupBar(std::sync::Mutex<Option<(indicatif::ProgressBar, &'static str)>>);
+
+impl BackupBar {
+    pub fn new() -> BackupBar {
+        BackupBar(std::sync::Mutex::new(None))
+    }
+
+    fn update(&self, phase: &'static str, done: u64, total: u64) {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let mut slot = self.0.lock().expect("progress lock");
+        if slot.as_ref().is_none_or(|(_, p)| *p != phase) {
+            if let Some((bar, _)) = slot.take() {
+                bar.finish_and_clear();
+            }
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(&format!(
+                    "{{spinner}} {phase} [{{bar:30}}] {{bytes}}/{{total_bytes}} {{bytes_per_sec}}"
+                ))
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            *slot = Some((bar, phase));
+        }
+        if let Some((bar, _)) = slot.as_ref() {
+            bar.set_length(total.max(done));
+            bar.set_position(done);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some((bar, _)) = self.0.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Default for BackupBar {
+    fn default() -> BackupBar {
+        BackupBar::new()
+    }
+}
+
+impl crate::host::backup::Progress for BackupBar {
+    fn reading(&self, done: u64, total: u64) {
+        self.update("backing up", done, total);
+    }
+    fn pulling(&self, done: u64, total: u64) {
+        self.update("copying off", done, total);
+    }
+}

@@ -63,6 +63,8 @@ const TOOLS: &[&str] = &[
     "cp",
     "openssl",
     "flock",
+    "du",
+    "jq",
 ];
 
 pub struct FakeHost {

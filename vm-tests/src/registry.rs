@@ -36,8 +36,6 @@ image = \"clawbake-test/registry-probe:1\"
 image = \"clawbake-test/registry-probe:1\"
 [stack.services.caddy]
 image = \"clawbake-test/registry-probe:1\"
-[backup]
-helper_image = \"clawbake-test/registry-probe:1\"
 ";
 
 fn tool(name: &str) -> Result<PathBuf> {

@@ -88,19 +88,6 @@ pub fn images() -> Vec<(&'static str, RuntimeConfig)> {
             "clawbake-test/docker-cli:1",
             plain(&["/usr/local/bin/docker", "version"]),
         ),
-        (
-            // The backup helper (alpine): busybox's wget comes first, as
-            // `clawbake verify` reads its messages.
-            "clawbake-test/helper:1",
-            RuntimeConfig {
-                cmd: strings(&["/bin/sh"]),
-                env: vec![format!(
-                    "PATH=/opt/busybox:{}",
-                    path.trim_start_matches("PATH=")
-                )],
-                ..RuntimeConfig::default()
-            },
-        ),
     ]
 }
 
@@ -156,7 +143,7 @@ mod tests {
             .filter(|(k, _)| k.ends_with("image"))
             .map(|(_, v)| v.trim_matches('"'))
             .collect();
-        assert_eq!(named.len(), 8, "{named:?}");
+        assert_eq!(named.len(), 7, "{named:?}");
         for image in named {
             assert!(tags.contains(&image), "{image} has no stand-in");
         }

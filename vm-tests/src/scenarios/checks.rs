@@ -734,3 +734,89 @@ pub fn secret_checks(
     );
     Ok(())
 }
+
+/// `clawbake backup --to` on the running stack: a marker written into
+/// OpenClaw's state comes off the host in the copy, read here by restic
+/// without the host; the gateway's pause is reported.
+pub fn backup_checks(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    conn: &Connection,
+    checks: &mut Checks,
+    timings: &mut crate::report::Timings,
+) -> Result<()> {
+    let marker = format!("backup-marker-{}", std::process::id());
+    expect(
+        conn,
+        &format!(
+            "echo {marker} > /var/lib/openclaw/{marker} && chown 1000:1000 /var/lib/openclaw/{marker}"
+        ),
+    )?;
+    let to = vm.dir.join("backups");
+    let password = vm.dir.join("backup-password");
+    let _ = fs::remove_file(&password);
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.arg("backup")
+        .arg("--to")
+        .arg(&to)
+        .arg("--password-file")
+        .arg(&password)
+        .arg("--site")
+        .arg(&prep.site);
+    let started = Instant::now();
+    let (code, text, _) = run_clawbake(cmd, vm, prep, "backup", vm.admin_port, None)?;
+    timings.record(
+        "clawbake backup --to (take and copy off)",
+        started.elapsed(),
+    );
+    let paused = text
+        .lines()
+        .find_map(|l| l.split("paused for ").nth(1))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|ms| ms.parse::<u64>().ok());
+    if let Some(ms) = paused {
+        timings.record(
+            "  the gateway paused for the snapshot",
+            Duration::from_millis(ms),
+        );
+    }
+    checks.check(
+        "`clawbake backup --to` takes a backup with the gateway paused and copies it off the host",
+        || {
+            if code != 0 {
+                bail!("exit code {code}");
+            }
+            let Some(ms) = paused else {
+                bail!("no pause reported");
+            };
+            Ok(format!("paused {ms} ms"))
+        },
+    );
+    checks.check(
+        "the copy is a restic repository readable without the host, holding the marker",
+        || {
+            let restic = std::env::var_os("CLAWBAKE_RESTIC").unwrap_or_else(|| "restic".into());
+            let out = Command::new(restic)
+                .arg("-r")
+                .arg(to.join("restic"))
+                .arg("--password-file")
+                .arg(&password)
+                .args(["--no-cache", "dump", "latest"])
+                .arg(format!("/var/lib/openclaw/{marker}"))
+                .output()
+                .context("running restic")?;
+            let got = String::from_utf8_lossy(&out.stdout);
+            if out.status.success() && got.trim() == marker {
+                Ok(String::new())
+            } else {
+                bail!(
+                    "restic dump: {}{}",
+                    got.trim(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            }
+        },
+    );
+    Ok(())
+}

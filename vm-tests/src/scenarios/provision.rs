@@ -151,6 +151,7 @@ fn run(
         .map_err(|e| Error(format!("logging in on the admin port: {e}")))?;
     harness_checks(vm, &conn, prep, checks)?;
     checks::secret_checks(vm, ctx, prep, &conn, checks, timings)?;
+    checks::backup_checks(vm, ctx, prep, &conn, checks, timings)?;
     let started = Instant::now();
     checks.check(
         "an archive from `clawbake images save` (local registry) loads in the guest",

@@ -1,0 +1,269 @@
+//! Backups against the throwaway test host (`tests/common/fakehost.rs`)
+//! running the release's own `clawbake-backup` with real restic (Debian
+//! 13's, the version the test guests run), a recording stand-in for
+//! `docker`, and the example's release in place. What comes off the host
+//! is then read with restic here, without the host.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use clawbake::config::SiteInput;
+use common::fakehost::FakeHost;
+use common::tool_at;
+
+const UBUNTU: (&str, &str, &str) = ("ubuntu", "24.04", "Ubuntu 24.04.3 LTS");
+const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn clawbake(host: &FakeHost, words: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+        .args(words)
+        .arg("--host")
+        .arg(host.host_arg("root"))
+        .args(host.ssh_args())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "the repository password was printed"
+    );
+    run
+}
+
+/// restic here, on a copy pulled off the host.
+fn restic(bin: &Path, repo: &Path, password: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(bin)
+        .arg("-r")
+        .arg(repo)
+        .arg("--password-file")
+        .arg(password)
+        .arg("--no-cache")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A host with the example's release, restic, OpenClaw's state and the
+/// secrets a first provision leaves.
+fn host_with_state(restic: &Path) -> FakeHost {
+    let host = FakeHost::start(UBUNTU).expect("sshd and unshare are installed");
+    host.install_release(&common::build(&SiteInput::Example));
+    let bin = host.on_host("/usr/bin/restic");
+    std::fs::copy(restic, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // docker: records each call; the gateway is running.
+    std::fs::create_dir_all(host.on_host("/var/log")).unwrap();
+    std::fs::write(
+        host.on_host("/usr/bin/docker"),
+        "#!/bin/bash\necho \"$*\" >> /var/log/docker-calls\n\
+         case \"$*\" in 'container inspect openclaw') echo '[{\"State\":{\"Status\":\"running\"}}]';; esac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        host.on_host("/usr/bin/docker"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(host.on_host("/run")).unwrap();
+    let state = host.on_host("/var/lib/openclaw");
+    std::fs::create_dir_all(state.join("agents/main")).unwrap();
+    std::fs::write(state.join("marker"), "written before the backup\n").unwrap();
+    std::fs::write(state.join("agents/main/session.jsonl"), "x".repeat(300_000)).unwrap();
+    let secrets = host.on_host("/opt/clawbake/secrets");
+    std::fs::create_dir_all(secrets.join("env")).unwrap();
+    std::fs::write(secrets.join("BACKUP_KEY"), KEY).unwrap();
+    std::fs::write(secrets.join("ANTHROPIC_API_KEY"), "sk-ant-user").unwrap();
+    std::fs::write(secrets.join("env/openclaw.env"), "X=derived\n").unwrap();
+    host
+}
+
+#[test]
+#[allow(clippy::too_many_lines)]
+fn a_backup_pauses_the_gateway_and_comes_off_the_host_readable_without_it() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let host = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let to = local.path().join("backups");
+    let password = local.path().join("password");
+    let to_s = to.display().to_string();
+    let password_s = password.display().to_string();
+
+    let run = clawbake(
+        &host,
+        &["backup", "--to", &to_s, "--password-file", &password_s],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the gateway was paused for "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("each checked against its name"),
+        "{}",
+        run.stdout
+    );
+    let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
+    let pause = calls
+        .find("pause openclaw")
+        .expect("the gateway was paused");
+    let resume = calls.find("unpause openclaw").expect("and resumed");
+    assert!(pause < resume, "{calls}");
+    // The user's copy of the password: 0600, the host's key.
+    assert_eq!(std::fs::read_to_string(&password).unwrap(), KEY);
+    assert_eq!(
+        std::fs::metadata(&password).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // Read here, without the host: the state, the secrets, the manifest,
+    // and not what the host derives from them.
+    let repo = to.join("restic");
+    let (ok, out) = restic(&restic_bin, &repo, &password, &["check", "--read-data"]);
+    assert!(ok, "{out}");
+    let dump = |path: &str| restic(&restic_bin, &repo, &password, &["dump", "latest", path]);
+    let (ok, marker) = dump("/var/lib/openclaw/marker");
+    assert!(ok && marker == "written before the backup\n", "{marker}");
+    let (ok, key) = dump("/opt/clawbake/secrets/ANTHROPIC_API_KEY");
+    assert!(ok && key == "sk-ant-user", "{key}");
+    let (ok, _) = dump("/opt/clawbake/secrets/env/openclaw.env");
+    assert!(!ok, "the derived env file was backed up");
+    let (ok, manifest) = dump("/var/lib/clawbake/backup/backup.json");
+    assert!(ok, "{manifest}");
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    assert_eq!(m["site"], "openclaw");
+    assert_eq!(m["release"].as_str().unwrap().len(), 16);
+
+    // A second backup: only what changed travels.
+    std::fs::write(
+        host.on_host("/var/lib/openclaw/marker"),
+        "written between backups\n",
+    )
+    .unwrap();
+    let run = clawbake(&host, &["backup", "--to", &to_s]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let list = clawbake(&host, &["backup", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", list.stdout);
+    assert!(lines[0].starts_with("ID "), "{}", list.stdout);
+    // Oldest first: the times, column two.
+    assert!(lines[1][10..29] <= lines[2][10..29], "{}", list.stdout);
+    let (ok, snapshots) = restic(&restic_bin, &repo, &password, &["snapshots", "--json"]);
+    assert!(ok);
+    let snapshots: serde_json::Value = serde_json::from_str(&snapshots).unwrap();
+    assert_eq!(snapshots.as_array().unwrap().len(), 2);
+    let check = clawbake(&host, &["backup", "check"]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+
+    // A pack changed on the host: restic on the host says so, and the copy
+    // refuses it and keeps what it had.
+    let data = host.on_host("/var/backups/clawbake/restic/data");
+    let pack = walk(&data)
+        .into_iter()
+        .max_by_key(|p| p.metadata().unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&pack, bytes).unwrap();
+    let check = clawbake(&host, &["backup", "check"]);
+    assert_eq!(check.code, 1, "{}", check.stdout);
+    assert!(check.stderr.contains("damaged"), "{}", check.stderr);
+    let before = walk(&repo).len();
+    let fresh = local.path().join("fresh");
+    let run = clawbake(&host, &["backup", "--to", &fresh.display().to_string()]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("does not match its name"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !fresh.join("restic/config").exists(),
+        "a refused copy holds a config"
+    );
+    assert_eq!(walk(&repo).len(), before);
+    let (ok, out) = restic(&restic_bin, &repo, &password, &["check", "--read-data"]);
+    assert!(ok, "the earlier copy was damaged: {out}");
+}
+
+#[test]
+fn a_password_file_is_never_written_over_and_no_repository_is_an_error_that_says_what_to_do() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let host = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let password = local.path().join("password");
+    std::fs::write(&password, "mine").unwrap();
+    let run = clawbake(
+        &host,
+        &["backup", "--password-file", &password.display().to_string()],
+    );
+    assert_eq!(run.code, 3);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: {} exists; it is not written over\n  = help: name a new file, or leave out --password-file\n",
+            password.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&password).unwrap(), "mine");
+    assert!(!host.on_host("/var/backups/clawbake/restic").exists());
+    let list = clawbake(&host, &["backup", "list"]);
+    assert_eq!(list.code, 1);
+    assert!(
+        list.stderr
+            .contains("the host has no backup repository yet"),
+        "{}",
+        list.stderr
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
