@@ -267,3 +267,71 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// `secrets rotate BACKUP_KEY`: restic changes the repository's key, so
+/// every backup opens with the new key and none with the old; a copy
+/// pulled before still opens with the password saved then.
+#[test]
+fn the_backup_key_rotates_with_every_backup_still_readable() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let host = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let (before, old_pw) = (local.path().join("before"), local.path().join("old"));
+    let run = clawbake(
+        &host,
+        &[
+            "backup",
+            "--to",
+            &before.display().to_string(),
+            "--password-file",
+            &old_pw.display().to_string(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let run = clawbake(&host, &["secrets", "rotate", "BACKUP_KEY"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("is stale"), "{}", run.stdout);
+    let new_key =
+        std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/BACKUP_KEY")).unwrap();
+    assert!(new_key.len() == 64 && new_key != KEY, "{}", new_key.len());
+    assert!(!run.stdout.contains(&new_key) && !run.stderr.contains(&new_key));
+
+    // The host's backups: listed (restic opens them with the new key).
+    let list = clawbake(&host, &["backup", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(list.stdout.lines().count(), 2, "{}", list.stdout);
+    // A fresh copy: the new password opens it, the old one does not.
+    let (after, new_pw) = (local.path().join("after"), local.path().join("new"));
+    let run = clawbake(
+        &host,
+        &[
+            "backup",
+            "--to",
+            &after.display().to_string(),
+            "--password-file",
+            &new_pw.display().to_string(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let snapshots =
+        |repo: &Path, pw: &Path| restic(&restic_bin, repo, pw, &["snapshots", "--json"]);
+    let (ok, out) = snapshots(&after.join("restic"), &new_pw);
+    assert!(ok, "{out}");
+    let n: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        n.as_array().unwrap().len(),
+        2,
+        "both backups, the one before too"
+    );
+    let (ok, _) = snapshots(&after.join("restic"), &old_pw);
+    assert!(!ok, "the old key still opens the repository");
+    // The copy pulled before the rotation is unchanged, and its own.
+    let (ok, out) = snapshots(&before.join("restic"), &old_pw);
+    assert!(ok, "{out}");
+}

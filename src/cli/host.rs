@@ -103,7 +103,8 @@ pub enum SecretsCommand {
     #[command(
         after_help = "Examples:\n  clawbake secrets rotate --host root@203.0.113.7 LITELLM_GATEWAY_KEY\n  \
         clawbake secrets rotate --host root@203.0.113.7 LITELLM_MASTER_KEY\n\
-        Rotatable: OPENCLAW_GATEWAY_TOKEN, LITELLM_MASTER_KEY, LITELLM_GATEWAY_KEY. A key you\n\
+        Rotatable: OPENCLAW_GATEWAY_TOKEN, LITELLM_MASTER_KEY, LITELLM_GATEWAY_KEY, BACKUP_KEY\n\
+        (restic changes the repository's key; every backup stays readable with the new one). A key you\n\
         got from a provider is rotated there, then given with `clawbake secrets set`.\n\
         The new value is made on the host and never leaves it. If the services do not come\n\
         back healthy with it, the old value is put back."
@@ -526,12 +527,15 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 secrets::rotate(&host, &rotation).await
             })?;
+            let after = if rotation.name == "BACKUP_KEY" {
+                "restic's repository now opens with the new key only; a password file you saved \
+                 is stale: save the new one with `clawbake backup --password-file FILE`"
+                    .to_owned()
+            } else {
+                format!("recreated: {}", rotation.services.join(", "))
+            };
             Ok(Output {
-                stdout: format!(
-                    "{name} rotated on {}; recreated: {}\n",
-                    access.target,
-                    rotation.services.join(", ")
-                ),
+                stdout: format!("{name} rotated on {}; {after}\n", access.target),
                 stderr: String::new(),
             })
         }

@@ -115,11 +115,9 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
     if INTERNAL.contains(&name) {
         return Err(Error::Message {
             message: format!("`{name}` is generated on the host and cannot be set"),
-            help: Some(if name == "BACKUP_KEY" {
-                "it is created on first provision and kept across releases".into()
-            } else {
-                format!("to replace it: clawbake secrets rotate --host HOST {name}")
-            }),
+            help: Some(format!(
+                "to replace it: clawbake secrets rotate --host HOST {name}"
+            )),
         });
     }
     if known.contains_key(name) {
@@ -194,14 +192,9 @@ pub fn rotation(name: &str, bundle: &Bundle) -> Result<Rotation, Error> {
         "OPENCLAW_GATEWAY_TOKEN" => "",
         // LiteLLM refuses a key that does not start with `sk-`.
         "LITELLM_MASTER_KEY" | "LITELLM_GATEWAY_KEY" => "sk-",
-        "BACKUP_KEY" => {
-            return Err(Error::Message {
-                message:
-                    "`BACKUP_KEY` cannot be rotated: the backups on the host are encrypted with it"
-                        .into(),
-                help: Some("a new key would leave every existing backup unreadable".into()),
-            });
-        }
+        // restic's own key change: the repository stays, its new key
+        // opens every backup in it.
+        "BACKUP_KEY" => "",
         _ if users(bundle).contains_key(name) => {
             return Err(Error::Message {
                 message: format!("`{name}` is a key you give, not one the host makes"),
@@ -269,8 +262,33 @@ fn rotate_command(r: &Rotation) -> String {
     )
 }
 
+/// The backup key: restic adds the new key to the repository and removes
+/// the old one (`key passwd`), then the file changes; if restic refuses,
+/// the old key stays.
+fn rotate_backup_key_command() -> String {
+    let file = format!("{DIR}/BACKUP_KEY");
+    let repo = crate::host::backup::REPOSITORY;
+    format!(
+        "set -eu; umask 077; trap '' HUP PIPE; \
+         exec 9>{ROTATE_LOCK}; flock -n 9 || {{ echo 'another rotation is running' >&2; exit 4; }}; \
+         exec 8>/run/clawbake-backup.lock; flock -n 8 || {{ echo 'a backup is running; rotate when it is done' >&2; exit 4; }}; \
+         v=$(openssl rand -hex 32); [ ${{#v}} -eq 64 ] || {{ echo 'openssl made no new value' >&2; exit 6; }}; \
+         printf '%s' \"$v\" > {file}.new; \
+         if [ -e {repo}/config ]; then \
+           RESTIC_REPOSITORY={repo} RESTIC_PASSWORD_FILE={file} restic key passwd --new-password-file {file}.new >/dev/null 2>&1 \
+           || {{ rm -f {file}.new; echo 'restic refused the new key; the old one stays' >&2; exit 5; }}; \
+         fi; \
+         mv {file}.new {file}"
+    )
+}
+
 pub async fn rotate(host: &Host, r: &Rotation) -> Result<(), Error> {
-    host.root_output(&rotate_command(r)).await.map(drop)
+    let command = if r.name == "BACKUP_KEY" {
+        rotate_backup_key_command()
+    } else {
+        rotate_command(r)
+    };
+    host.root_output(&command).await.map(drop)
 }
 
 /// Which of `names` are set on the host (a file that is not empty).
