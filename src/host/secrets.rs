@@ -189,12 +189,11 @@ pub struct Rotation {
 /// The rotation for `name`, or why there is none.
 pub fn rotation(name: &str, bundle: &Bundle) -> Result<Rotation, Error> {
     let prefix = match name {
-        "OPENCLAW_GATEWAY_TOKEN" => "",
+        // The backup key: restic's own key change; the repository stays,
+        // its new key opens every backup in it.
+        "OPENCLAW_GATEWAY_TOKEN" | "BACKUP_KEY" => "",
         // LiteLLM refuses a key that does not start with `sk-`.
         "LITELLM_MASTER_KEY" | "LITELLM_GATEWAY_KEY" => "sk-",
-        // restic's own key change: the repository stays, its new key
-        // opens every backup in it.
-        "BACKUP_KEY" => "",
         _ if users(bundle).contains_key(name) => {
             return Err(Error::Message {
                 message: format!("`{name}` is a key you give, not one the host makes"),
