@@ -34,6 +34,13 @@ pub mod code {
     /// A registry or Cloudflare's API failed: unreachable, a 4xx/5xx, a
     /// timeout, or content that does not match its digest.
     pub const NETWORK: i32 = 10;
+    /// A backup that does not check out: a file changed, the password
+    /// does not open it, or restic cannot read it back.
+    pub const BACKUP_DAMAGED: i32 = 13;
+    /// A backup of another site than the host runs.
+    pub const BACKUP_OTHER_SITE: i32 = 14;
+    /// The host runs no clawbake release to restore into.
+    pub const NOT_CLAWBAKE_HOST: i32 = 15;
 }
 
 #[derive(Debug)]

@@ -71,6 +71,11 @@ fn restic(bin: &Path, repo: &Path, password: &Path, args: &[&str]) -> (bool, Str
 fn host_with_state(restic: &Path) -> FakeHost {
     let host = FakeHost::start(UBUNTU).expect("sshd and unshare are installed");
     host.install_release(&common::build(&SiteInput::Example));
+    tools_and_state(&host, restic);
+    host
+}
+
+fn tools_and_state(host: &FakeHost, restic: &Path) {
     let bin = host.on_host("/usr/bin/restic");
     std::fs::copy(restic, &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -97,7 +102,6 @@ fn host_with_state(restic: &Path) -> FakeHost {
     std::fs::write(secrets.join("BACKUP_KEY"), KEY).unwrap();
     std::fs::write(secrets.join("ANTHROPIC_API_KEY"), "sk-ant-user").unwrap();
     std::fs::write(secrets.join("env/openclaw.env"), "X=derived\n").unwrap();
-    host
 }
 
 #[test]
@@ -334,4 +338,143 @@ fn the_backup_key_rotates_with_every_backup_still_readable() {
     // The copy pulled before the rotation is unchanged, and its own.
     let (ok, out) = snapshots(&before.join("restic"), &old_pw);
     assert!(ok, "{out}");
+}
+
+/// A copy put back onto another host of the site; and every refusal
+/// first, each before the host changes.
+#[test]
+#[allow(clippy::too_many_lines)]
+fn restore_puts_a_copy_onto_a_host_of_its_site_and_refuses_everything_else_unchanged() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let old = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let (copy, password) = (local.path().join("copy"), local.path().join("pw"));
+    let (copy_s, password_s) = (copy.display().to_string(), password.display().to_string());
+    let run = clawbake(
+        &old,
+        &["backup", "--to", &copy_s, "--password-file", &password_s],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // The new host: a release of its own site, its own state and key.
+    let new = FakeHost::start(UBUNTU).unwrap();
+    new.install_release(&common::build(&SiteInput::File(
+        common::root().join("tests/sites/tunnel/site.toml"),
+    )));
+    tools_and_state(&new, &restic_bin);
+    let state = new.on_host("/var/lib/openclaw/marker");
+    std::fs::write(&state, "the new host's own\n").unwrap();
+    let secrets = new.on_host("/opt/clawbake/secrets");
+    std::fs::write(secrets.join("BACKUP_KEY"), "b".repeat(64)).unwrap();
+    std::fs::remove_file(secrets.join("ANTHROPIC_API_KEY")).unwrap();
+    let unchanged = |new: &FakeHost| {
+        assert_eq!(
+            std::fs::read_to_string(&state).unwrap(),
+            "the new host's own\n"
+        );
+        assert!(!secrets.join("ANTHROPIC_API_KEY").exists());
+        assert!(!new.on_host("/var/lib/clawbake/restore").exists());
+        let calls =
+            std::fs::read_to_string(new.on_host("/var/log/docker-calls")).unwrap_or_default();
+        assert!(!calls.contains(" stop"), "{calls}");
+    };
+    let restore = |host: &FakeHost, from: &str, pw: &str| {
+        clawbake(host, &["restore", from, "--password-file", pw])
+    };
+
+    // Another site's host.
+    let run = restore(&new, &copy_s, &password_s);
+    assert_eq!(run.code, 14, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: the backup is of site `openclaw`; the host runs `clawtunnel`\n"),
+        "{}",
+        run.stderr
+    );
+    unchanged(&new);
+    new.install_release(&common::build(&SiteInput::Example));
+
+    // The wrong password.
+    let wrong = local.path().join("wrong");
+    std::fs::write(&wrong, "c".repeat(64)).unwrap();
+    let run = restore(&new, &copy_s, &wrong.display().to_string());
+    assert_eq!(run.code, 13, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("the password does not open this backup"),
+        "{}",
+        run.stderr
+    );
+    unchanged(&new);
+
+    // A changed copy: refused here, before any connection.
+    let tampered = local.path().join("tampered");
+    Command::new("cp")
+        .arg("-a")
+        .arg(&copy)
+        .arg(&tampered)
+        .status()
+        .unwrap();
+    let pack = walk(&tampered.join("restic/data")).pop().unwrap();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    bytes[0] ^= 0x80;
+    std::fs::write(&pack, bytes).unwrap();
+    let run = restore(&new, &tampered.display().to_string(), &password_s);
+    assert_eq!(run.code, 13, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("does not match its name"),
+        "{}",
+        run.stderr
+    );
+    unchanged(&new);
+
+    // A host with no clawbake release.
+    let bare = FakeHost::start(UBUNTU).unwrap();
+    let run = restore(&bare, &copy_s, &password_s);
+    assert_eq!(run.code, 15, "{}{}", run.stdout, run.stderr);
+
+    // The restore: the old host's state and user secrets, the new host's
+    // backup key, the stack stopped and started; what was there is kept.
+    let run = restore(&new, &copy_s, &password_s);
+    assert!(
+        run.stdout.contains("restored snapshot "),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // verify runs last; this host has no Docker, so it fails there.
+    assert_eq!(run.code, 12, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "written before the backup\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("ANTHROPIC_API_KEY")).unwrap(),
+        "sk-ant-user"
+    );
+    assert_eq!(
+        std::fs::read_to_string(secrets.join("BACKUP_KEY")).unwrap(),
+        "b".repeat(64)
+    );
+    let calls = std::fs::read_to_string(new.on_host("/var/log/docker-calls")).unwrap();
+    let stop = calls
+        .find("stack/compose.yaml stop")
+        .expect("the stack was stopped");
+    let up = calls[stop..].find("up -d --wait").expect("and started");
+    assert!(up > 0);
+    let kept = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("the state from before is kept on the host at "))
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(new.on_host(kept).join("marker")).unwrap(),
+        "the new host's own\n"
+    );
+    assert!(!new.on_host("/var/lib/clawbake/restore").exists());
 }

@@ -355,7 +355,7 @@ fn a_host_change_is_refused_as_a_rebuild_and_plan_says_the_same() {
     let log = dir.path().join("run.log").display().to_string();
     let expected = "error: rebuild required: this change touches the host itself, not just the stack\n  \
         | modified host  steps/10-base.sh\n  \
-        = help: create a fresh server from the new `dist/user-data` (or provision a fresh one), move the data over with `clawbake-backup`, then retire this one\n";
+        = help: copy the data off (`clawbake backup --to DIR --password-file FILE`), create a fresh server from the new `dist/user-data` (or provision a fresh one), put the data on it (`clawbake restore DIR --password-file FILE`), then retire this one\n";
     let run = clawbake(
         &args(
             &ssh,

@@ -15,7 +15,7 @@ use crate::host::apply::{self, Log, Settings};
 use crate::host::remote::{Access, Host};
 use crate::host::transport::ssh::Options;
 use crate::host::transport::target::Target;
-use crate::host::{backup, secrets, verify};
+use crate::host::{backup, restore, secrets, verify};
 use crate::pipeline::{self, Built};
 use crate::ui;
 
@@ -242,6 +242,74 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
             })
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  clawbake restore --host root@198.51.100.4:9922 backups/ --password-file pw.txt\n  \
+    clawbake restore --host root@198.51.100.4:9922 backups/ --password-file pw.txt --snapshot 4f1a9c2e\n\
+    Every check that can refuse runs before the host changes: the copy against its names here\n\
+    (exit 13), the password and restic's own check on the host (13), the backup's site against\n\
+    the host's (14), a host with no clawbake release (15). Then the stack stops, the state and\n\
+    secrets are swapped in (the host keeps its own BACKUP_KEY), the current release starts, and\n\
+    `verify` runs. The state from before is kept beside it; if the stack does not come up healthy,\n\
+    it goes back."
+)]
+pub struct RestoreArgs {
+    /// The directory `clawbake backup --to` wrote
+    pub backup: PathBuf,
+    /// The repository's password (`backup --password-file`)
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
+    /// The snapshot to restore (`backup list`); the newest when omitted
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    #[command(flatten)]
+    pub host: HostArgs,
+    /// The site file; the built-in example site when omitted
+    #[arg(long)]
+    pub site: Option<PathBuf>,
+}
+
+pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
+    let RestoreArgs {
+        backup: dir,
+        password_file,
+        snapshot,
+        host,
+        site,
+    } = args;
+    let copy = restore::check_copy(&dir)?;
+    let password = std::fs::read(&password_file).map_err(|e| Error::Message {
+        message: format!("reading {}: {e}", password_file.display()),
+        help: Some("give the file `clawbake backup --password-file` wrote".into()),
+    })?;
+    let built = built(site)?;
+    let access = host.access()?;
+    let timeout = u64::from(built.site.stack.health_timeout_secs);
+    let (restored, checks) = runtime()?.block_on(async {
+        let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+        let restored =
+            restore::restore(&host, &copy, &password, snapshot.as_deref(), timeout).await?;
+        let checks = verify::run(&host, &built.site, &built.bundle).await?;
+        Ok::<_, Error>((restored, checks))
+    })?;
+    let mut stdout = format!(
+        "restored snapshot {} (taken {} under release {}) onto {}\n\
+         the state from before is kept on the host at {}\n",
+        &restored.snapshot[..restored.snapshot.len().min(8)],
+        restored.taken_at,
+        restored.release,
+        access.target,
+        restored.kept
+    );
+    if built.site.channels.telegram.enabled {
+        stdout.push_str(
+            "if the host this came from still runs, stop its gateway: a Telegram bot must not be polled by two\n",
+        );
+    }
+    stdout.push_str(&ui::checks(&checks));
+    checked(stdout, &checks)
 }
 
 /// A password file is the user's only copy once the host is gone: never

@@ -143,6 +143,9 @@ pub enum Command {
     /// Back up the server now (restic: encrypted, checked), and pull the
     /// backups off it
     Backup(host::BackupArgs),
+    /// Put a backup copied off a server (`backup --to`) onto a server of
+    /// the same site, then verify it
+    Restore(host::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,6 +344,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),
         Command::Backup(args) => host::backup(args),
+        Command::Restore(args) => host::restore(args),
         Command::Pin(Pin::Images { site, check, net }) => {
             let (input, dir) = own_site(site, "pin images")?;
             let prepared = pipeline::prepare(&input)?;

@@ -364,7 +364,7 @@ pub fn refusal(decision: &Decision) -> Option<Error> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             help: Some(
-                "create a fresh server from the new `dist/user-data` (or provision a fresh one), move the data over with `clawbake-backup`, then retire this one"
+                "copy the data off (`clawbake backup --to DIR --password-file FILE`), create a fresh server from the new `dist/user-data` (or provision a fresh one), put the data on it (`clawbake restore DIR --password-file FILE`), then retire this one"
                     .into(),
             ),
         }),

@@ -296,7 +296,7 @@ impl Read for ChannelReader {
 
 /// Whether `path` is a file a restic repository holds, and whether its
 /// name is the sha256 of its bytes.
-fn repository_file(path: &str) -> Option<bool> {
+pub fn repository_file(path: &str) -> Option<bool> {
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
     let parts: Vec<&str> = path.split('/').collect();
     match parts.as_slice() {

@@ -9,16 +9,18 @@
 //! - [`apply`]: upload a release, run its steps, switch, roll back;
 //! - [`verify`]: the guide's Step 10 as named pass/fail checks;
 //! - [`secrets`]: user secrets moved to the host, never printed;
-//! - [`backup`]: restic backups taken, listed, checked and pulled off.
+//! - [`backup`]: restic backups taken, listed, checked and pulled off;
+//! - [`restore`]: a copy pulled off put back onto a host of its site.
 //!
-//! Day-2 work on a running host (restore, migrate, status, logs) belongs
-//! here too, each in a module of its own beside `apply`.
+//! Day-2 work on a running host (migrate, status, logs) belongs here too,
+//! each in a module of its own beside `apply`.
 
 pub mod apply;
 pub mod backup;
 pub mod plan;
 pub mod preflight;
 pub mod remote;
+pub mod restore;
 pub mod secrets;
 pub mod transport;
 pub mod verify;

@@ -737,7 +737,9 @@ pub fn secret_checks(
 
 /// `clawbake backup --to` on the running stack: a marker written into
 /// OpenClaw's state comes off the host in the copy, read here by restic
-/// without the host; the gateway's pause is reported.
+/// without the host; the gateway's pause is reported. Then `restore` of
+/// that copy onto the same host (one story, so one function).
+#[allow(clippy::too_many_lines)]
 pub fn backup_checks(
     vm: &Vm,
     ctx: &Context,
@@ -816,6 +818,43 @@ pub fn backup_checks(
                     String::from_utf8_lossy(&out.stderr).trim()
                 )
             }
+        },
+    );
+
+    // The state changes after the backup; `restore` puts the backup's back
+    // with the stack stopped, starts it, and verify passes.
+    expect(
+        conn,
+        &format!("echo changed-after > /var/lib/openclaw/{marker}"),
+    )?;
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.arg("restore")
+        .arg(&to)
+        .arg("--password-file")
+        .arg(&password)
+        .arg("--site")
+        .arg(&prep.site);
+    let (code, text, took) = run_clawbake(cmd, vm, prep, "restore", vm.admin_port, None)?;
+    timings.record("clawbake restore (upload, check, swap, verify)", took);
+    checks.check(
+        "`clawbake restore` puts the copy's state back, the stack healthy and verified",
+        || {
+            if code != 0 {
+                bail!("exit code {code}: {}", text.trim());
+            }
+            let got = expect(conn, &format!("cat /var/lib/openclaw/{marker}"))?;
+            if got.trim() != marker {
+                bail!("the marker reads {:?}", got.trim());
+            }
+            let kept = text
+                .lines()
+                .find_map(|l| l.strip_prefix("the state from before is kept on the host at "))
+                .ok_or_else(|| Error("no kept state named".into()))?;
+            let before = expect(conn, &format!("cat {kept}/{marker}"))?;
+            if before.trim() != "changed-after" {
+                bail!("the kept state's marker reads {:?}", before.trim());
+            }
+            Ok(String::new())
         },
     );
     Ok(())
