@@ -24,11 +24,17 @@ struct Run {
 }
 
 fn clawbake(host: &FakeHost, words: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
-        .args(words)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawbake"));
+    cmd.args(words)
         .arg("--host")
         .arg(host.host_arg("root"))
-        .args(host.ssh_args())
+        .args(host.ssh_args());
+    run(&mut cmd)
+}
+
+/// Run clawbake without an agent or stdin; the password never in its output.
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd
         .env_remove("SSH_AUTH_SOCK")
         .stdin(Stdio::null())
         .output()
@@ -79,12 +85,21 @@ fn tools_and_state(host: &FakeHost, restic: &Path) {
     let bin = host.on_host("/usr/bin/restic");
     std::fs::copy(restic, &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // docker: records each call; the gateway is running.
+    // docker: records each call; the gateway runs until stopped.
     std::fs::create_dir_all(host.on_host("/var/log")).unwrap();
     std::fs::write(
         host.on_host("/usr/bin/docker"),
-        "#!/bin/bash\necho \"$*\" >> /var/log/docker-calls\n\
-         case \"$*\" in 'container inspect openclaw') echo '[{\"State\":{\"Status\":\"running\"}}]';; esac\n",
+        r#"#!/bin/bash
+echo "$*" >> /var/log/docker-calls
+case "$*" in
+  'container inspect openclaw')
+    s=running; [ -e /run/gateway-stopped ] && s=exited
+    echo "[{\"State\":{\"Status\":\"$s\"}}]";;
+  'stop openclaw') : > /run/gateway-stopped;;
+  'start openclaw') rm -f /run/gateway-stopped;;
+  'inspect -f '*) echo healthy;;
+esac
+"#,
     )
     .unwrap();
     std::fs::set_permissions(
@@ -477,4 +492,143 @@ fn restore_puts_a_copy_onto_a_host_of_its_site_and_refuses_everything_else_uncha
         "the new host's own\n"
     );
     assert!(!new.on_host("/var/lib/clawbake/restore").exists());
+}
+
+/// `clawbake migrate` between two throwaway hosts of the example site. They
+/// have no Docker, so the new host fails verify after the restore: the
+/// state has moved, the new gateway is stopped and the old one started
+/// again. Then `--abort`, and the refusals.
+#[test]
+#[allow(clippy::too_many_lines)]
+fn migrate_moves_the_state_and_puts_the_old_gateway_back_when_the_new_host_fails() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let old = host_with_state(&restic_bin);
+    let new = FakeHost::start(UBUNTU).unwrap();
+    new.install_release(&common::build(&SiteInput::Example));
+    tools_and_state(&new, &restic_bin);
+    std::fs::write(
+        new.on_host("/var/lib/openclaw/marker"),
+        "the new host's own\n",
+    )
+    .unwrap();
+    // One key and one known_hosts for both, as a user has.
+    std::fs::copy(old.path("client_key.pub"), new.path("authorized_keys")).unwrap();
+    let (old_ssh, new_ssh) = (old.ssh_args(), new.ssh_args());
+    let local = tempfile::tempdir().unwrap();
+    let known = local.path().join("known_hosts");
+    std::fs::write(
+        &known,
+        std::fs::read_to_string(&old_ssh[3]).unwrap()
+            + &std::fs::read_to_string(&new_ssh[3]).unwrap(),
+    )
+    .unwrap();
+    let copy = local.path().join("copy");
+    let migrate = |from: &FakeHost, to: &FakeHost, extra: &[&str]| {
+        run(Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .arg("migrate")
+            .arg("--from")
+            .arg(from.host_arg("root"))
+            .arg("--to")
+            .arg(to.host_arg("root"))
+            .arg("--identity")
+            .arg(&old_ssh[1])
+            .arg("--known-hosts")
+            .arg(&known)
+            .arg("--copy")
+            .arg(&copy)
+            .arg("--log")
+            .arg(local.path().join("run.log"))
+            .arg("--allow-unpinned")
+            .args(extra))
+    };
+    let calls = |host: &FakeHost| {
+        std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap_or_default()
+    };
+
+    // The same server on both sides.
+    let run = migrate(&old, &old, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("are the same server"), "{}", run.stderr);
+    // From a server that runs no release: nothing anywhere changes.
+    let bare = FakeHost::start(UBUNTU).unwrap();
+    std::fs::copy(old.path("client_key.pub"), bare.path("authorized_keys")).unwrap();
+    let bare_ssh = bare.ssh_args();
+    let mut both = std::fs::read_to_string(&known).unwrap();
+    both.push_str(&std::fs::read_to_string(&bare_ssh[3]).unwrap());
+    std::fs::write(&known, both).unwrap();
+    let run = migrate(&bare, &new, &[]);
+    assert_eq!(run.code, 15, "{}{}", run.stdout, run.stderr);
+    assert!(calls(&new).is_empty(), "{}", calls(&new));
+    assert!(!copy.exists());
+
+    // The move. Provision is a no-op (the new host runs the release
+    // already); the old gateway stops before the backup; the new host gets
+    // the old state; verify fails there (no Docker), so it goes back.
+    let run = migrate(&old, &new, &[]);
+    assert_eq!(run.code, 12, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("already runs this release"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "migrate: the new server's gateway is stopped, and the old server {} serves again (healthy)",
+            old.host_arg("root")
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::read_to_string(new.on_host("/var/lib/openclaw/marker")).unwrap(),
+        "written before the backup\n"
+    );
+    let old_calls = calls(&old);
+    let stop = old_calls
+        .find("stop openclaw")
+        .expect("the old gateway stopped");
+    let backup = old_calls.find("pause openclaw");
+    assert!(
+        backup.is_none(),
+        "a stopped gateway is not paused: {old_calls}"
+    );
+    let start = old_calls.find("start openclaw").expect("and started again");
+    assert!(stop < start, "{old_calls}");
+    let new_calls = calls(&new);
+    let up = new_calls
+        .find("up -d --wait")
+        .expect("the restore started the stack");
+    assert!(new_calls[up..].contains("stop openclaw"), "{new_calls}");
+    let mode = std::fs::metadata(copy.join("password"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(copy.join("restic/config").is_file());
+
+    // A second move refuses to write over the copy's password.
+    let run = migrate(&old, &new, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("is not written over"), "{}", run.stderr);
+
+    // --abort: the new gateway stops, then the old one starts.
+    std::fs::write(old.on_host("/var/log/docker-calls"), "").unwrap();
+    std::fs::write(new.on_host("/var/log/docker-calls"), "").unwrap();
+    let run = migrate(&old, &new, &["--abort"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{}: gateway stopped\n{}: gateway started, healthy\n",
+            new.host_arg("root"),
+            old.host_arg("root")
+        )
+    );
+    assert!(calls(&new).contains("stop openclaw"));
+    assert!(calls(&old).contains("start openclaw"));
 }

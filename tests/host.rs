@@ -355,7 +355,7 @@ fn a_host_change_is_refused_as_a_rebuild_and_plan_says_the_same() {
     let log = dir.path().join("run.log").display().to_string();
     let expected = "error: rebuild required: this change touches the host itself, not just the stack\n  \
         | modified host  steps/10-base.sh\n  \
-        = help: copy the data off (`clawbake backup --to DIR --password-file FILE`), create a fresh server from the new `dist/user-data` (or provision a fresh one), put the data on it (`clawbake restore DIR --password-file FILE`), then retire this one\n";
+        = help: move to a fresh server with `clawbake migrate SITE --from THIS-SERVER --to NEW-SERVER`; to keep this address, `clawbake backup --to DIR --password-file FILE`, re-image it with the new `dist/user-data`, then `clawbake restore DIR --password-file FILE`\n";
     let run = clawbake(
         &args(
             &ssh,

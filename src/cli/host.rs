@@ -1,5 +1,5 @@
 //! The commands that talk to a server: `provision`, `plan`, `verify`,
-//! `rollback` and `secrets`. Each builds the site locally first, so a bad
+//! `rollback`, `secrets`, `backup`, `restore` and `migrate`. Each builds the site locally first, so a bad
 //! site fails before any connection, then runs on one SSH connection.
 
 use std::fmt::Write as _;
@@ -15,7 +15,7 @@ use crate::host::apply::{self, Log, Settings};
 use crate::host::remote::{Access, Host};
 use crate::host::transport::ssh::Options;
 use crate::host::transport::target::Target;
-use crate::host::{backup, restore, secrets, verify};
+use crate::host::{backup, migrate, restore, secrets, verify};
 use crate::pipeline::{self, Built};
 use crate::ui;
 
@@ -373,60 +373,13 @@ pub fn provision(
     allow_unpinned: bool,
 ) -> Result<Output, Error> {
     let built = built(site)?;
-    let unpinned = &built.bundle.manifest.unpinned_images;
-    if !unpinned.is_empty() && !allow_unpinned {
-        return Err(Error::Stale {
-            message: format!(
-                "{} of the site's images are not pinned to a digest, and provision delivers a host only pinned images:\n  {}",
-                unpinned.len(),
-                unpinned.join("\n  ")
-            ),
-            help: match built.merged.site_dir.as_deref() {
-                Some(dir) => format!(
-                    "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
-                    dir.join("site.toml").display()
-                ),
-                None => "the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)".to_owned(),
-            },
-        });
-    }
+    refuse_unpinned(&built, allow_unpinned)?;
     let access = host.access()?;
-    let admin_endpoint = admin_endpoint
-        .map(|e| {
-            Target::parse(&format!("{}@{e}", access.target.user))
-                .map(|t| (t.host, t.port))
-                .map_err(|why| Error::Message {
-                    message: format!("`--admin-endpoint {e}`: {why}"),
-                    help: Some("write it as `host:port`, e.g. `127.0.0.1:2222`".into()),
-                })
-        })
-        .transpose()?;
-    let mut log = Log::open(log_path(log, &access.target))?;
-    let progress = ui::progress::StepProgress::new();
-    let settings = Settings {
-        guard: Duration::from_secs(guard),
-        admin_endpoint,
-    };
     let rt = runtime()?;
-    let report = rt.block_on(apply::provision(
-        &access,
-        &built.site,
-        &built.bundle,
-        &settings,
-        &progress,
-        &mut log,
-    ));
-    let (report, host) =
-        report.inspect_err(|e| log.line(&format!("failed: {}", e.render(false).trim())))?;
-    let mut stdout = ui::provision_summary(&report, &access.target.to_string(), &log.path);
-    if report.target != access.target {
-        let _ = writeln!(
-            stdout,
-            "  ssh:     now on port {}: use `--host {}` from here on",
-            report.target.port, report.target
-        );
-    }
-    if report.decision != crate::host::plan::Decision::NoChange {
+    let progress = ui::progress::StepProgress::new();
+    let (mut stdout, host, decision) =
+        provision_on(&rt, &built, &access, log, guard, admin_endpoint, &progress)?;
+    if decision != crate::host::plan::Decision::NoChange {
         // On the run's own connection: after a first provision, the one
         // on the site's SSH port that the lock-out guard confirmed.
         progress_phase(&progress, "verifying");
@@ -439,6 +392,75 @@ pub fn provision(
         stdout,
         stderr: String::new(),
     })
+}
+
+fn refuse_unpinned(built: &Built, allow_unpinned: bool) -> Result<(), Error> {
+    let unpinned = &built.bundle.manifest.unpinned_images;
+    if unpinned.is_empty() || allow_unpinned {
+        return Ok(());
+    }
+    Err(Error::Stale {
+        message: format!(
+            "{} of the site's images are not pinned to a digest, and provision delivers a host only pinned images:\n  {}",
+            unpinned.len(),
+            unpinned.join("\n  ")
+        ),
+        help: match built.merged.site_dir.as_deref() {
+            Some(dir) => format!(
+                "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
+                dir.join("site.toml").display()
+            ),
+            None => "the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)".to_owned(),
+        },
+    })
+}
+
+/// Plan, upload and apply the release on `access`: the summary, the
+/// connection it ended on (the site's SSH port after a first provision),
+/// and what the plan decided.
+fn provision_on(
+    rt: &tokio::runtime::Runtime,
+    built: &Built,
+    access: &Access,
+    log: Option<PathBuf>,
+    guard: u64,
+    admin_endpoint: Option<&str>,
+    progress: &ui::progress::StepProgress,
+) -> Result<(String, Host, crate::host::plan::Decision), Error> {
+    let admin_endpoint = admin_endpoint
+        .map(|e| {
+            Target::parse(&format!("{}@{e}", access.target.user))
+                .map(|t| (t.host, t.port))
+                .map_err(|why| Error::Message {
+                    message: format!("`--admin-endpoint {e}`: {why}"),
+                    help: Some("write it as `host:port`, e.g. `127.0.0.1:2222`".into()),
+                })
+        })
+        .transpose()?;
+    let mut log = Log::open(log_path(log, &access.target))?;
+    let settings = Settings {
+        guard: Duration::from_secs(guard),
+        admin_endpoint,
+    };
+    let report = rt.block_on(apply::provision(
+        access,
+        &built.site,
+        &built.bundle,
+        &settings,
+        progress,
+        &mut log,
+    ));
+    let (report, host) =
+        report.inspect_err(|e| log.line(&format!("failed: {}", e.render(false).trim())))?;
+    let mut stdout = ui::provision_summary(&report, &access.target.to_string(), &log.path);
+    if report.target != access.target {
+        let _ = writeln!(
+            stdout,
+            "  ssh:     now on port {}: use `--host {}` from here on",
+            report.target.port, report.target
+        );
+    }
+    Ok((stdout, host, report.decision))
 }
 
 fn progress_phase(progress: &ui::progress::StepProgress, what: &str) {
@@ -639,4 +661,288 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             })
         }
     }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  clawbake migrate mysite/site.toml --from root@203.0.113.7:9922 --to root@198.51.100.4\n  \
+    clawbake migrate mysite/site.toml --from root@203.0.113.7:9922 --to root@198.51.100.4:9922 --abort\n\
+    The rebuild, for a change `provision` refuses as \"rebuild required\": the new server (fresh, from\n\
+    your provider) is provisioned from the site while the old one still serves. Then the old gateway\n\
+    stops, a last backup is taken and copied to --copy DIR (with its password, 0600), restored onto\n\
+    the new server and verified there; the time from the stop to the verified new server is printed.\n\
+    If any of that fails, the new gateway stops and the old one starts again. The old server is left\n\
+    with its gateway stopped and its data intact: retire it once you are satisfied, or run the same\n\
+    command with --abort to go back to it (what the new server wrote since is not moved back)."
+)]
+pub struct MigrateArgs {
+    /// The site file; the built-in example site when omitted
+    pub site: Option<PathBuf>,
+    /// The server that runs the site now, on its admin port
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    pub from: String,
+    /// The fresh server to move to (provisioned first, as `provision` does)
+    #[arg(long, value_name = "[USER@]HOST[:PORT]")]
+    pub to: String,
+    /// Go back: stop the new server's gateway and start the old one's again
+    #[arg(long)]
+    pub abort: bool,
+    /// Where the copy of the data and its password go [default: clawbake-migrate-TIME]
+    #[arg(long, value_name = "DIR")]
+    pub copy: Option<PathBuf>,
+    /// The private key to log in to both servers with; the SSH agent's keys when omitted
+    #[arg(long, short = 'i', value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// The `known_hosts` file that both host keys are checked against
+    #[arg(long, value_name = "FILE", default_value_os_t = default_known_hosts())]
+    pub known_hosts: PathBuf,
+    /// Trust the new server's host key, after checking it on the provider's console
+    #[arg(long, value_name = "SHA256:...")]
+    pub accept_host_key: Option<String>,
+    /// Seconds to wait for a connection and the SSH handshake
+    #[arg(long, value_name = "SECONDS", default_value_t = 15)]
+    pub connect_timeout: u64,
+    /// Seconds a command on a host may go without output before the run gives up on it
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub command_timeout: u64,
+    /// Where to append everything the new server prints [default: clawbake-HOST.log]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Seconds after which the new server undoes an SSH port or firewall change
+    /// unless a new connection on the new port proved it works
+    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    pub guard: u64,
+    /// Where the new server's SSH port is reached from here once sshd moves
+    #[arg(long, value_name = "HOST:PORT")]
+    pub admin_endpoint: Option<String>,
+    /// Deliver images that are not pinned to a digest
+    #[arg(long)]
+    pub allow_unpinned: bool,
+}
+
+impl MigrateArgs {
+    fn host_args(&self, host: &str, accept_host_key: Option<String>) -> HostArgs {
+        HostArgs {
+            host: host.to_owned(),
+            identity: self.identity.clone(),
+            known_hosts: self.known_hosts.clone(),
+            accept_host_key,
+            connect_timeout: self.connect_timeout,
+            command_timeout: self.command_timeout,
+        }
+    }
+}
+
+pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
+    let old_access = args.host_args(&args.from, None).access()?;
+    let new_access = args
+        .host_args(&args.to, args.accept_host_key.clone())
+        .access()?;
+    refuse_same_server(&old_access, &new_access)?;
+    let built = built(args.site.clone())?;
+    let port = built.site.firewall.ssh_port.0;
+    let timeout = u64::from(built.site.stack.health_timeout_secs);
+    let rt = runtime()?;
+    if args.abort {
+        return migrate_abort(&rt, &built, &old_access, &new_access, timeout);
+    }
+    refuse_unpinned(&built, args.allow_unpinned)?;
+    let dir = args.copy.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "clawbake-migrate-{}",
+            crate::clock::now_utc().replace([':', '-'], "")
+        ))
+    });
+    refuse_overwrite(&dir.join("password"))?;
+
+    // The old server runs this site, before anything changes anywhere.
+    let old = rt.block_on(async {
+        let old = Host::connect(&old_access, port).await?;
+        migrate::runs_site(&old, &built.bundle.manifest.site).await?;
+        Ok::<_, Error>(old)
+    })?;
+    let progress = ui::progress::StepProgress::new();
+    let (provisioned, new, _) = provision_on(
+        &rt,
+        &built,
+        &new_access,
+        args.log.clone(),
+        args.guard,
+        args.admin_endpoint.as_deref(),
+        &progress,
+    )
+    .inspect_err(|_| {
+        eprintln!(
+            "migrate: the old server {} was not touched",
+            old_access.target
+        );
+    })?;
+    drop(progress);
+    print!("{provisioned}");
+
+    // The cut-over: from here a failure puts the old gateway back.
+    let stopped = std::time::Instant::now();
+    let moved = rt.block_on(cut_over(&old, &new, &built, &dir, timeout));
+    if !matches!(&moved, Ok((_, checks)) if verify::failed(checks) == 0) {
+        let said = put_back(&rt, &old, &new, timeout);
+        let (taken, checks) = moved.inspect_err(|_| eprintln!("{said}"))?;
+        let mut stdout = format!(
+            "restored snapshot {} onto {}\n",
+            short(&taken.snapshot),
+            new_access.target
+        );
+        stdout.push_str(&ui::checks(&checks));
+        stdout.push_str(&said);
+        stdout.push('\n');
+        return checked(stdout, &checks);
+    }
+    let (taken, checks) = moved.expect("checked above");
+    let site = args
+        .site
+        .as_ref()
+        .map(|p| format!(" {}", p.display()))
+        .unwrap_or_default();
+    let mut stdout = format!(
+        "migrated {} -> {}: snapshot {} (release {}) restored and verified\n  \
+         gateway down: {:.1}s (the old one stopped -> the new one verified)\n  \
+         copy:    {} (restic repository and its password, 0600)\n  \
+         old:     its gateway is stopped and its data kept; retire the server once satisfied, or\n           \
+         `clawbake migrate{site} --abort --from {} --to {}` to go back\n",
+        old_access.target,
+        new_access.target,
+        short(&taken.snapshot),
+        taken.release,
+        stopped.elapsed().as_secs_f64(),
+        dir.display(),
+        old_access.target,
+        new_access.target,
+    );
+    stdout.push_str(&ui::checks(&checks));
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
+/// Stop the old gateway, back up and copy into `dir` (the password beside
+/// it), restore onto the new server and verify it.
+async fn cut_over(
+    old: &Host,
+    new: &Host,
+    built: &Built,
+    dir: &Path,
+    timeout: u64,
+) -> Result<(backup::Taken, Vec<verify::Check>), Error> {
+    migrate::stop_gateway(old).await?;
+    let bar = ui::progress::BackupBar::new();
+    let taken = backup::take(old, &bar).await?;
+    bar.finish();
+    backup::pull(old, &dir.join("restic"), &bar).await?;
+    bar.finish();
+    let password = backup::password(old).await?;
+    write_private(&dir.join("password"), &password)?;
+    let copy = restore::check_copy(dir)?;
+    restore::restore(new, &copy, &password, Some(&taken.snapshot), timeout).await?;
+    let checks = verify::run(new, &built.site, &built.bundle).await?;
+    Ok((taken, checks))
+}
+
+/// After a failed cut-over: the new gateway stops, the old one starts;
+/// what happened, for the user.
+fn put_back(rt: &tokio::runtime::Runtime, old: &Host, new: &Host, timeout: u64) -> String {
+    let back = rt.block_on(async {
+        let _ = migrate::stop_gateway(new).await;
+        migrate::start_gateway(old, timeout).await
+    });
+    let target = &old.access.target;
+    match back {
+        Ok(None) => format!(
+            "migrate: the new server's gateway is stopped, and the old server {target} serves again (healthy)"
+        ),
+        Ok(Some(status)) => format!(
+            "migrate: the new server's gateway is stopped, and the old server's was started but is {status}: `clawbake verify --host {target}`"
+        ),
+        Err(e) => format!(
+            "migrate: starting the old server's gateway again failed ({}): run the same command with `--abort`",
+            e.render(false).trim()
+        ),
+    }
+}
+
+/// One address is one server, except on loopback, where port forwards
+/// (local VMs, the tests) put several behind one address.
+fn refuse_same_server(old_access: &Access, new_access: &Access) -> Result<(), Error> {
+    let loopback = old_access
+        .target
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    if old_access.target == new_access.target
+        || (old_access.target.host == new_access.target.host && !loopback)
+    {
+        return Err(Error::Message {
+            message: format!(
+                "`--from` and `--to` are the same server ({})",
+                old_access.target.host
+            ),
+            help: Some(
+                "a server re-imaged in place keeps its address: `clawbake backup --to DIR --password-file FILE` before, `clawbake restore DIR --password-file FILE` after (README: Same address, new server)"
+                    .into(),
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+/// Back to the old server: the new gateway stops first (one poller per
+/// Telegram bot), then the old one starts and must come up healthy.
+fn migrate_abort(
+    rt: &tokio::runtime::Runtime,
+    built: &Built,
+    old_access: &Access,
+    new_access: &Access,
+    timeout: u64,
+) -> Result<Output, Error> {
+    let port = built.site.firewall.ssh_port.0;
+    let mut stdout = String::new();
+    rt.block_on(async {
+        match Host::connect(new_access, port).await {
+            Ok(new) => {
+                migrate::stop_gateway(&new).await?;
+                let _ = writeln!(stdout, "{}: gateway stopped", new_access.target);
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    stdout,
+                    "{}: not reachable ({}); if it still runs, stop its gateway (`docker stop openclaw`) before the old one polls Telegram",
+                    new_access.target,
+                    e.render(false).trim()
+                );
+            }
+        }
+        let old = Host::connect(old_access, port).await?;
+        migrate::runs_site(&old, &built.bundle.manifest.site).await?;
+        match migrate::start_gateway(&old, timeout).await? {
+            None => {
+                let _ = writeln!(stdout, "{}: gateway started, healthy", old_access.target);
+                Ok(())
+            }
+            Some(status) => Err(Error::Host {
+                code: code::FAILED,
+                message: format!(
+                    "the old server's gateway was started but is {status} after {timeout}s"
+                ),
+                detail: stdout.clone(),
+                help: Some(format!("`clawbake verify --host {}` says what is wrong", old_access.target)),
+            }),
+        }
+    })?;
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
 }

@@ -146,6 +146,9 @@ pub enum Command {
     /// Put a backup copied off a server (`backup --to`) onto a server of
     /// the same site, then verify it
     Restore(host::RestoreArgs),
+    /// Move the site to a fresh server: provision it, stop the old
+    /// gateway, back up, restore, verify (`--abort` goes back)
+    Migrate(host::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -345,6 +348,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         Command::Secrets(command) => host::secrets(command),
         Command::Backup(args) => host::backup(args),
         Command::Restore(args) => host::restore(args),
+        Command::Migrate(args) => host::migrate(&args),
         Command::Pin(Pin::Images { site, check, net }) => {
             let (input, dir) = own_site(site, "pin images")?;
             let prepared = pipeline::prepare(&input)?;

@@ -364,7 +364,7 @@ pub fn refusal(decision: &Decision) -> Option<Error> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             help: Some(
-                "copy the data off (`clawbake backup --to DIR --password-file FILE`), create a fresh server from the new `dist/user-data` (or provision a fresh one), put the data on it (`clawbake restore DIR --password-file FILE`), then retire this one"
+                "move to a fresh server with `clawbake migrate SITE --from THIS-SERVER --to NEW-SERVER`; to keep this address, `clawbake backup --to DIR --password-file FILE`, re-image it with the new `dist/user-data`, then `clawbake restore DIR --password-file FILE`"
                     .into(),
             ),
         }),

@@ -10,13 +10,15 @@
 //! - [`verify`]: the guide's Step 10 as named pass/fail checks;
 //! - [`secrets`]: user secrets moved to the host, never printed;
 //! - [`backup`]: restic backups taken, listed, checked and pulled off;
-//! - [`restore`]: a copy pulled off put back onto a host of its site.
+//! - [`restore`]: a copy pulled off put back onto a host of its site;
+//! - [`migrate`]: the old server's gateway stopped and started for a move.
 //!
-//! Day-2 work on a running host (migrate, status, logs) belongs here too,
+//! Day-2 work on a running host (status, logs) belongs here too,
 //! each in a module of its own beside `apply`.
 
 pub mod apply;
 pub mod backup;
+pub mod migrate;
 pub mod plan;
 pub mod preflight;
 pub mod remote;

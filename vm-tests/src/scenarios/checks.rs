@@ -837,14 +837,19 @@ pub fn backup_checks(
     let (code, text, took) = run_clawbake(cmd, vm, prep, "restore", vm.admin_port, None)?;
     timings.record("clawbake restore (upload, check, swap, verify)", took);
     checks.check(
-        "`clawbake restore` puts the copy's state back, the stack healthy and verified",
+        "`clawbake restore` puts the copy's state back (as the gateway reads it), the stack healthy and verified",
         || {
             if code != 0 {
                 bail!("exit code {code}: {}", text.trim());
             }
-            let got = expect(conn, &format!("cat /var/lib/openclaw/{marker}"))?;
+            // Read by the gateway itself: its volume binds the path, so a
+            // mount left on the old directory would show the changed marker.
+            let got = expect(
+                conn,
+                &format!("docker exec openclaw cat /var/lib/openclaw/{marker}"),
+            )?;
             if got.trim() != marker {
-                bail!("the marker reads {:?}", got.trim());
+                bail!("the gateway reads the marker as {:?}", got.trim());
             }
             let kept = text
                 .lines()
