@@ -478,9 +478,11 @@ fn restore_puts_a_copy_onto_a_host_of_its_site_and_refuses_everything_else_uncha
     );
     let calls = std::fs::read_to_string(new.on_host("/var/log/docker-calls")).unwrap();
     let stop = calls
-        .find("stack/compose.yaml stop")
-        .expect("the stack was stopped");
-    let up = calls[stop..].find("up -d --wait").expect("and started");
+        .find("stack/compose.yaml stop openclaw")
+        .expect("the gateway was stopped");
+    let up = calls[stop..]
+        .find("up -d --wait --wait-timeout 300 --force-recreate")
+        .expect("and every service recreated");
     assert!(up > 0);
     let kept = run
         .stdout

@@ -250,8 +250,8 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
     clawbake restore --host root@198.51.100.4:9922 backups/ --password-file pw.txt --snapshot 4f1a9c2e\n\
     Every check that can refuse runs before the host changes: the copy against its names here\n\
     (exit 13), the password and restic's own check on the host (13), the backup's site against\n\
-    the host's (14), a host with no clawbake release (15). Then the stack stops, the state and\n\
-    secrets are swapped in (the host keeps its own BACKUP_KEY), the current release starts, and\n\
+    the host's (14), a host with no clawbake release (15). Then the gateway stops, the state and\n\
+    secrets are swapped in (the host keeps its own BACKUP_KEY), every service is recreated, and\n\
     `verify` runs. The state from before is kept beside it; if the stack does not come up healthy,\n\
     it goes back."
 )]

@@ -4,7 +4,7 @@
 //! comes before anything on the host changes: the copy against its names
 //! here, then on the host (in a staging directory) the password, restic's
 //! own check, the site the backup was taken of, and a full restore to the
-//! side. Only then is the stack stopped and the state swapped in; if the
+//! side. Only then is the gateway stopped and the state swapped in; if the
 //! stack does not come up healthy with it, the state from before goes back.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use super::backup;
 use super::remote::{CURRENT, Host};
 use crate::error::{Error, code};
 use crate::host::transport::ssh::shell_quote;
-use crate::render::shared::STATE_DIR;
+use crate::render::shared::{CONTAINER, STATE_DIR};
 
 const STAGING: &str = "/var/lib/clawbake/restore";
 
@@ -269,9 +269,11 @@ fn stage_command(upload: &str, key: &str, snapshot: Option<&str>) -> String {
     )
 }
 
-/// Stop the stack, swap the state and the secrets in (keeping the host's
-/// own backup key and what came before), start the current release; if it
-/// is not healthy, put back what came before.
+/// Stop the gateway (the one service that holds the state), swap the state
+/// and the secrets in (keeping the host's own backup key and what came
+/// before), and recreate every service, so each starts fresh with the new
+/// secrets (a stopped Squid container started again came up unhealthy in
+/// the VM test); if the stack is not healthy, put back what came before.
 fn swap_command(health_timeout: u64) -> String {
     let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
     let secrets = super::secrets::DIR;
@@ -281,19 +283,19 @@ fn swap_command(health_timeout: u64) -> String {
          log=/var/log/clawbake/restore.log; mkdir -p /var/log/clawbake; \
          kept={STATE_DIR}.before-restore-$(date -u +%Y%m%dT%H%M%SZ); \
          cp -a {secrets} \"$kept.secrets\"; \
-         {compose} stop >>\"$log\" 2>&1; \
+         {compose} stop {CONTAINER} >>\"$log\" 2>&1; \
          mv {STATE_DIR} \"$kept\"; mv {STAGING}/tree{STATE_DIR} {STATE_DIR}; \
          for f in {STAGING}/tree{secrets}/*; do n=$(basename \"$f\"); \
            if [ -f \"$f\" ] && [ \"$n\" != BACKUP_KEY ]; then install -m 0600 \"$f\" {secrets}/\"$n\"; fi; done; \
          echo \"kept=$kept\"; \
-         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} >>\"$log\" 2>&1; then \
+         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} --force-recreate >>\"$log\" 2>&1; then \
            rm -rf {STAGING}; \
          else \
-           {compose} stop >>\"$log\" 2>&1 || true; \
+           {compose} stop {CONTAINER} >>\"$log\" 2>&1 || true; \
            mv {STATE_DIR} \"$kept.restored\"; mv \"$kept\" {STATE_DIR}; \
            rm -rf {secrets}; mv \"$kept.secrets\" {secrets}; \
            /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 || true; \
-           {compose} up -d >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
+           {compose} up -d --force-recreate >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
            echo \"unhealthy=$(tail -n 5 \"$log\" | tr '\\n' ' ')\"; echo \"kept=$kept.restored\"; \
          fi"
     )
