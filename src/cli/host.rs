@@ -297,7 +297,7 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
     let mut stdout = format!(
         "restored snapshot {} (taken {} under release {}) onto {}\n\
          the state from before is kept on the host at {}\n",
-        &restored.snapshot[..restored.snapshot.len().min(8)],
+        short(&restored.snapshot),
         restored.taken_at,
         restored.release,
         access.target,
