@@ -433,3 +433,70 @@ fn shellcheck_passes_the_vm_test_scripts() {
         "shellcheck on vm-tests/images",
     );
 }
+
+/// The unattended-upgrades configuration as apt reads it (`apt-config`),
+/// judged by `verify`'s own check, and its package patterns matched the
+/// way unattended-upgrades matches them (Python's `re.match`) against the
+/// names Docker ships under, in the distribution and in Docker's repository.
+#[test]
+fn apt_reads_the_security_updates_config() {
+    let Some(apt_config) = tool("apt-config") else {
+        return;
+    };
+    let Some(python) = tool("python3") else {
+        return;
+    };
+    for (name, input) in sites() {
+        let (_tmp, dist, _) = build_to_dir(&input);
+        let file = dist
+            .join("release")
+            .join(clawbake::render::host::UPGRADES_CONF);
+        let out = run_ok(
+            Command::new(&apt_config).arg("-c").arg(&file).args([
+                "dump",
+                "APT::Periodic::Unattended-Upgrade",
+                "Unattended-Upgrade::Package-Blacklist",
+            ]),
+            &format!("apt-config on {name}"),
+        );
+        let (ok, why) =
+            clawbake::host::verify::judge_updates(&format!("install ok installed\nenabled\n{out}"));
+        assert!(ok, "{name}: {why}");
+        let patterns: Vec<String> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("Unattended-Upgrade::Package-Blacklist:: "))
+            .map(|v| v.trim_end_matches(';').trim_matches('"').to_owned())
+            .collect();
+        let script = "import re, sys; pats = sys.argv[1].split(','); \
+            [print(n, any(re.match(p, n) for p in pats)) for n in sys.argv[2:]]";
+        let matched = run_ok(
+            Command::new(&python)
+                .args(["-c", script, &patterns.join(",")])
+                .args([
+                    "docker.io",
+                    "docker-ce",
+                    "docker-ce-cli",
+                    "docker-cli",
+                    "docker-buildx",
+                    "docker-buildx-plugin",
+                    "docker-compose-v2",
+                    "docker-compose-plugin",
+                    "containerd",
+                    "containerd.io",
+                    "runc",
+                    "openssl",
+                    "openssh-server",
+                    "libc6",
+                    "linux-image-generic",
+                ]),
+            "python3 re.match",
+        );
+        for line in matched.lines() {
+            let (pkg, held) = line.split_once(' ').unwrap();
+            let docker = ["docker", "containerd", "runc"]
+                .iter()
+                .any(|d| pkg.starts_with(d));
+            assert_eq!(held == "True", docker, "{name}: {pkg} held back: {held}");
+        }
+    }
+}

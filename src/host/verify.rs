@@ -117,6 +117,7 @@ pub async fn run(host: &Host, site: &Site, bundle: &Bundle) -> Result<Vec<Check>
     probes(host, site, bundle, &mut out).await?;
     firewall(host, site, &mut out).await?;
     config(host, site, bundle, &mut out).await?;
+    updates(host, &mut out).await?;
     user_secrets(host, bundle, &mut out).await?;
     Ok(out)
 }
@@ -550,6 +551,66 @@ async fn config(
     Ok(())
 }
 
+/// What `security updates` asks the host: the package, its timer, and the
+/// configuration as apt itself reads it.
+pub const UPDATES_PROBE: &str = "dpkg-query -W -f='${Status}\\n' unattended-upgrades 2>&1; \
+systemctl is-enabled apt-daily-upgrade.timer 2>&1; \
+apt-config dump APT::Periodic::Unattended-Upgrade Unattended-Upgrade::Package-Blacklist 2>&1; true";
+
+/// The packages a new bundle moves, which unattended-upgrades must leave.
+const HELD_BACK: [&str; 3] = ["docker", "containerd", "runc$"];
+
+/// Security updates between rebuilds: unattended-upgrades on, with Docker's
+/// packages left to a new bundle and `migrate`.
+async fn updates(host: &Host, out: &mut Vec<Check>) -> Result<(), Error> {
+    let got = host.root_output(UPDATES_PROBE).await?;
+    let (ok, detail) = judge_updates(&got);
+    out.push(check("security updates", ok, detail));
+    Ok(())
+}
+
+/// Judge [`UPDATES_PROBE`]'s answer: what is missing, or what runs.
+pub fn judge_updates(got: &str) -> (bool, String) {
+    let mut lacks = Vec::new();
+    if !got.lines().any(|l| l.trim() == "install ok installed") {
+        lacks.push("unattended-upgrades is not installed".to_owned());
+    }
+    if !got.lines().any(|l| l.trim() == "enabled") {
+        lacks.push("apt-daily-upgrade.timer is not enabled".to_owned());
+    }
+    let periodic = got
+        .lines()
+        .find_map(|l| l.strip_prefix("APT::Periodic::Unattended-Upgrade "))
+        .map(|v| v.trim().trim_end_matches(';').trim_matches('"'));
+    if periodic.is_none_or(|v| v.is_empty() || v == "0") {
+        lacks.push("APT::Periodic::Unattended-Upgrade is off".to_owned());
+    }
+    let listed: Vec<&str> = got
+        .lines()
+        .filter_map(|l| l.strip_prefix("Unattended-Upgrade::Package-Blacklist:: "))
+        .map(|v| v.trim().trim_end_matches(';').trim_matches('"'))
+        .collect();
+    let free: Vec<&str> = HELD_BACK
+        .iter()
+        .filter(|p| !listed.contains(p))
+        .map(|p| p.trim_end_matches('$'))
+        .collect();
+    if !free.is_empty() {
+        lacks.push(format!(
+            "unattended-upgrades would upgrade {} (a new bundle moves them)",
+            free.join(", ")
+        ));
+    }
+    if lacks.is_empty() {
+        (
+            true,
+            "unattended-upgrades daily; Docker, containerd and runc wait for a new bundle".into(),
+        )
+    } else {
+        (false, lacks.join("; "))
+    }
+}
+
 /// User secrets: missing ones are warnings.
 async fn user_secrets(host: &Host, bundle: &Bundle, out: &mut Vec<Check>) -> Result<(), Error> {
     let target = host.access.target.to_string();
@@ -608,6 +669,30 @@ mod tests {
 
     /// The inspect line as Docker prints it, read back; and each thing
     /// `judge` is there to catch, caught.
+    #[test]
+    fn updates_pass_only_with_the_package_its_timer_and_docker_held_back() {
+        let good = "install ok installed\nenabled\nAPT::Periodic::Unattended-Upgrade \"1\";\n\
+            Unattended-Upgrade::Package-Blacklist \"\";\n\
+            Unattended-Upgrade::Package-Blacklist:: \"docker\";\n\
+            Unattended-Upgrade::Package-Blacklist:: \"containerd\";\n\
+            Unattended-Upgrade::Package-Blacklist:: \"runc$\";\n";
+        assert!(judge_updates(good).0, "{}", judge_updates(good).1);
+        let (ok, why) = judge_updates(
+            "dpkg-query: no packages found matching unattended-upgrades\ndisabled\n\
+             APT::Periodic::Unattended-Upgrade \"0\";\n\
+             Unattended-Upgrade::Package-Blacklist:: \"docker\";\n",
+        );
+        assert!(!ok);
+        assert_eq!(
+            why,
+            "unattended-upgrades is not installed; apt-daily-upgrade.timer is not enabled; \
+             APT::Periodic::Unattended-Upgrade is off; \
+             unattended-upgrades would upgrade containerd, runc (a new bundle moves them)"
+        );
+        // No answer at all is a failure, never a pass.
+        assert!(!judge_updates("").0);
+    }
+
     #[test]
     fn judge_names_what_each_container_lacks_and_never_a_value() {
         use render::stack::{Delivery, Limits};

@@ -13,6 +13,9 @@ use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
 use crate::model::Site;
 
+/// The apt configuration that turns on unattended security updates.
+pub const UPGRADES_CONF: &str = "host/etc/apt/apt.conf.d/52clawbake-upgrades";
+
 pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock) {
     let port = site.firewall.ssh_port.0;
     let public_ports: Vec<String> = site
@@ -145,6 +148,12 @@ fn tools(tree: &mut Tree, site: &Site) {
         0o644,
         Scope::Host,
         render("host/cron", &ctx),
+    );
+    tree.add(
+        UPGRADES_CONF,
+        0o644,
+        Scope::Host,
+        render("host/apt-upgrades", &Context::new()),
     );
 }
 

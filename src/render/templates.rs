@@ -27,6 +27,7 @@ const TEMPLATES: &[(&str, &str)] = templates![
     "host/clawbake-backup",
     "host/clawbake-rotate-token",
     "host/cron",
+    "host/apt-upgrades",
     "host/sshd.conf",
     "host/ssh.socket.conf",
     "stack/squid.conf",

@@ -1,8 +1,9 @@
 #!/bin/bash
 # base-debian.sh OUT_DIR PRELOAD.tar: the offline guest, a Debian 13 VM with
 # what a fresh Ubuntu cloud VPS has (kernel, systemd, cloud-init, OpenSSH,
-# ufw, AppArmor, sudo, curl) and no Docker. Writes OUT_DIR/rootfs.raw (ext4,
-# no partition table, booted directly), OUT_DIR/vmlinuz and
+# ufw, AppArmor, sudo, curl, unattended-upgrades) and no Docker. Writes
+# OUT_DIR/rootfs.raw (ext4, no partition table, booted directly),
+# OUT_DIR/vmlinuz and
 # OUT_DIR/initrd.img. PRELOAD.tar goes to /var/lib/clawbake/images/, where
 # the stack step `docker load`s it: this image plays a provider's image
 # that ships the stack's images.
@@ -20,7 +21,7 @@ mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --include=linux-image-amd64,initramfs-tools,systemd,systemd-sysv,systemd-resolved,udev,dbus \
-  --include=cloud-init,openssh-server,ufw,apparmor,sudo,curl,ca-certificates,iptables,iproute2 \
+  --include=cloud-init,openssh-server,ufw,apparmor,sudo,curl,ca-certificates,iptables,iproute2,unattended-upgrades \
   --include=netbase,kmod,procps,e2fsprogs,less,openssl,gnupg \
   --essential-hook='printf "/dev/vda / ext4 defaults,errors=remount-ro 0 1\n" > "$1"/etc/fstab' \
   --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d && echo FSTYPE=ext4 > "$1"/etc/initramfs-tools/conf.d/fstype' \
