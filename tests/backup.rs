@@ -98,6 +98,8 @@ case "$*" in
   'stop openclaw') : > /run/gateway-stopped;;
   'start openclaw') rm -f /run/gateway-stopped;;
   'inspect -f '*) echo healthy;;
+  # With /run/slow, the compose stop and up take a while (a cut test).
+  *' stop openclaw'|*' up -d '*) if [ -e /run/slow ]; then sleep 2; fi;;
 esac
 "#,
     )
@@ -633,4 +635,134 @@ fn migrate_moves_the_state_and_puts_the_old_gateway_back_when_the_new_host_fails
     );
     assert!(calls(&new).contains("stop openclaw"));
     assert!(calls(&old).contains("start openclaw"));
+}
+
+/// A restore whose connection is cut while the state is swapped in: the
+/// host runs the swap to its end on its own (the gateway was stopped when
+/// the client died, and every service is recreated after it).
+#[test]
+fn a_restore_cut_off_during_the_swap_finishes_on_the_host() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let old = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let (copy, password) = (local.path().join("copy"), local.path().join("pw"));
+    let (copy_s, password_s) = (copy.display().to_string(), password.display().to_string());
+    let run = clawbake(
+        &old,
+        &["backup", "--to", &copy_s, "--password-file", &password_s],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    let new = host_with_state(&restic_bin);
+    let state = new.on_host("/var/lib/openclaw/marker");
+    std::fs::write(&state, "the new host's own\n").unwrap();
+    std::fs::write(new.on_host("/run/slow"), "").unwrap();
+    let calls = new.on_host("/var/log/docker-calls");
+    let _ = std::fs::remove_file(&calls);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+        .args(["restore", &copy_s, "--password-file", &password_s])
+        .arg("--host")
+        .arg(new.host_arg("root"))
+        .args(new.ssh_args())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = |what: &str| {
+        std::fs::read_to_string(&calls)
+            .unwrap_or_default()
+            .contains(what)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen("compose.yaml stop openclaw") {
+        assert!(std::time::Instant::now() < deadline, "no swap began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The client dies while the gateway stops: its connection with it.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let staging = new.on_host("/var/lib/clawbake/restore");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while staging.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the swap did not finish: {}",
+            std::fs::read_to_string(&calls).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        seen("up -d --wait --wait-timeout 300 --force-recreate"),
+        "every service recreated after the cut: {}",
+        std::fs::read_to_string(&calls).unwrap_or_default()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap(),
+        "written before the backup\n"
+    );
+    let kept: Vec<_> = std::fs::read_dir(new.on_host("/var/lib"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("openclaw.before-restore-")
+                && !e.file_name().to_string_lossy().ends_with(".secrets")
+        })
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(kept[0].path().join("marker")).unwrap(),
+        "the new host's own\n"
+    );
+}
+
+/// On a terminal (a pty from util-linux's `script`), the copy coming off
+/// the host and a copy going onto one each show a byte bar.
+#[test]
+fn transfers_show_byte_bars_on_a_terminal() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    let Some(script) = common::tool("script") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let host = host_with_state(&restic_bin);
+    let local = tempfile::tempdir().unwrap();
+    let copy = local.path().join("copy").display().to_string();
+    let password = local.path().join("pw").display().to_string();
+    let on_a_terminal = |words: &[&str]| {
+        let mut line = vec![env!("CARGO_BIN_EXE_clawbake").to_owned()];
+        line.extend(words.iter().map(|w| (*w).to_owned()));
+        line.extend(["--host".to_owned(), host.host_arg("root")]);
+        line.extend(host.ssh_args());
+        let line: Vec<String> = line
+            .iter()
+            .map(|w| clawbake::host::transport::ssh::shell_quote(w))
+            .collect();
+        let out = Command::new(&script)
+            .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = on_a_terminal(&["backup", "--to", &copy, "--password-file", &password]);
+    assert!(out.contains("copying off ["), "{out}");
+    assert!(!out.contains(KEY));
+    let out = on_a_terminal(&["restore", &copy, "--password-file", &password]);
+    assert!(out.contains("uploading ["), "{out}");
+    assert!(out.contains("restored snapshot "), "{out}");
+    assert!(!out.contains(KEY));
 }

@@ -289,8 +289,11 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
     let timeout = u64::from(built.site.stack.health_timeout_secs);
     let (restored, checks) = runtime()?.block_on(async {
         let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+        let bar = ui::progress::BackupBar::new();
         let restored =
-            restore::restore(&host, &copy, &password, snapshot.as_deref(), timeout).await?;
+            restore::restore(&host, &copy, &password, snapshot.as_deref(), timeout, &bar).await;
+        bar.finish();
+        let restored = restored?;
         let checks = verify::run(&host, &built.site, &built.bundle).await?;
         Ok::<_, Error>((restored, checks))
     })?;
@@ -842,7 +845,8 @@ async fn cut_over(
     let password = backup::password(old).await?;
     write_private(&dir.join("password"), &password)?;
     let copy = restore::check_copy(dir)?;
-    restore::restore(new, &copy, &password, Some(&taken.snapshot), timeout).await?;
+    restore::restore(new, &copy, &password, Some(&taken.snapshot), timeout, &bar).await?;
+    bar.finish();
     let checks = verify::run(new, &built.site, &built.bundle).await?;
     Ok((taken, checks))
 }

@@ -26,6 +26,8 @@ pub trait Progress: Send + Sync {
     fn reading(&self, done: u64, total: u64);
     /// Bytes of the repository received, of `total`.
     fn pulling(&self, done: u64, total: u64);
+    /// Bytes of a copy sent to the host for a restore, of `total`.
+    fn uploading(&self, done: u64, total: u64);
 }
 
 /// A finished backup, as `clawbake-backup --json` reports it.

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::backup;
+use super::backup::{self, Progress};
 use super::remote::{CURRENT, Host};
 use crate::error::{Error, code};
 use crate::host::transport::ssh::shell_quote;
@@ -137,6 +137,36 @@ fn archive(copy: &Copy) -> Result<tempfile::NamedTempFile, Error> {
     Ok(file)
 }
 
+/// The copy as one tar to `upload` on the host, with a byte bar, and the
+/// password to `key`, both 0600 in a private directory.
+async fn send(
+    host: &Host,
+    copy: &Copy,
+    (upload, key): (&str, &str),
+    password: &[u8],
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let tar = archive(copy)?;
+    let total = tar.as_file().metadata().map_or(0, |m| m.len());
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let sending =
+        host.remote
+            .upload_file_seen(upload.to_owned(), tar.path().to_path_buf(), 0o600, seen_tx);
+    let watch = async {
+        let mut done = 0;
+        while let Some(n) = seen_rx.recv().await {
+            done += n;
+            progress.uploading(done, total);
+        }
+    };
+    let (sent, ()) = tokio::join!(sending, watch);
+    sent?;
+    host.remote
+        .upload(key.to_owned(), password.to_vec(), 0o600)
+        .await?;
+    Ok(())
+}
+
 /// Put `snapshot` (the newest when `None`) of `copy` onto `host`.
 pub async fn restore(
     host: &Host,
@@ -144,6 +174,7 @@ pub async fn restore(
     password: &[u8],
     snapshot: Option<&str>,
     health_timeout: u64,
+    progress: &dyn Progress,
 ) -> Result<Restored, Error> {
     let state = super::remote::host_state(host).await?;
     let Some(current) = state.current else {
@@ -157,19 +188,17 @@ pub async fn restore(
         });
     };
 
-    let tar = archive(copy)?;
     let dir = host.private_tmp().await?;
     let upload = format!("{dir}/backup.tar");
     let key = format!("{dir}/password");
-    host.remote
-        .upload_file(upload.clone(), tar.path().to_path_buf(), 0o600)
-        .await?;
-    host.remote
-        .upload(key.clone(), password.to_vec(), 0o600)
-        .await?;
-    let staged = host
-        .root_output(&stage_command(&upload, &key, snapshot))
-        .await;
+    let staged = match send(host, copy, (&upload, &key), password, progress).await {
+        Ok(()) => {
+            host.root_output(&stage_command(&upload, &key, snapshot))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    // Sent or cut short, the upload's private directory goes.
     let _ = host
         .remote
         .output(format!("rm -rf -- {}", shell_quote(&dir)))
@@ -221,7 +250,10 @@ pub async fn restore(
             ));
         }
     }
-    let swapped = host.root_output(&swap_command(health_timeout)).await?;
+    let swapped = host
+        .root_output(&swap_command(health_timeout))
+        .await
+        .map_err(|e| swap_cut(e, &host.access.target.to_string()))?;
     let kept = swapped
         .lines()
         .rev()
@@ -242,6 +274,21 @@ pub async fn restore(
         taken_at: field("taken_at"),
         kept,
     })
+}
+
+/// The swap's connection broke: the host finishes it on its own.
+fn swap_cut(e: Error, target: &str) -> Error {
+    match e {
+        Error::Ssh { code, message, .. } => Error::Ssh {
+            code,
+            message: format!("{message} (while the state was being swapped in)"),
+            help: Some(format!(
+                "the host finishes the swap on its own, restored and started or put back as it was; \
+                 `clawbake verify --host {target}` in a minute says which (the log: /var/log/clawbake/restore.log)"
+            )),
+        },
+        other => other,
+    }
 }
 
 /// Unpack the upload into the staging directory and read it back, or say
@@ -274,11 +321,15 @@ fn stage_command(upload: &str, key: &str, snapshot: Option<&str>) -> String {
 /// before), and recreate every service, so each starts fresh with the new
 /// secrets (a stopped Squid container started again came up unhealthy in
 /// the VM test); if the stack is not healthy, put back what came before.
+/// A cut connection changes nothing: hangups and broken pipes are ignored
+/// and a line that cannot be written back is dropped, so the swap always
+/// runs to its end, restored and started or put back.
 fn swap_command(health_timeout: u64) -> String {
     let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
     let secrets = super::secrets::DIR;
     format!(
-        "set -eu; umask 077; trap '' HUP PIPE; exec 9>/run/clawbake-restore.lock; flock -n 9; \
+        "set -eu; umask 077; trap '' HUP PIPE; say() {{ printf '%s\\n' \"$1\" 2>/dev/null || true; }}; \
+         exec 9>/run/clawbake-restore.lock; flock -n 9; \
          exec 8>/run/clawbake-backup.lock; flock 8; \
          log=/var/log/clawbake/restore.log; mkdir -p /var/log/clawbake; \
          kept={STATE_DIR}.before-restore-$(date -u +%Y%m%dT%H%M%SZ); \
@@ -287,7 +338,7 @@ fn swap_command(health_timeout: u64) -> String {
          mv {STATE_DIR} \"$kept\"; mv {STAGING}/tree{STATE_DIR} {STATE_DIR}; \
          for f in {STAGING}/tree{secrets}/*; do n=$(basename \"$f\"); \
            if [ -f \"$f\" ] && [ \"$n\" != BACKUP_KEY ]; then install -m 0600 \"$f\" {secrets}/\"$n\"; fi; done; \
-         echo \"kept=$kept\"; \
+         say \"kept=$kept\"; \
          if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} --force-recreate >>\"$log\" 2>&1; then \
            rm -rf {STAGING}; \
          else \
@@ -296,7 +347,7 @@ fn swap_command(health_timeout: u64) -> String {
            rm -rf {secrets}; mv \"$kept.secrets\" {secrets}; \
            /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 || true; \
            {compose} up -d --force-recreate >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
-           echo \"unhealthy=$(tail -n 5 \"$log\" | tr '\\n' ' ')\"; echo \"kept=$kept.restored\"; \
+           say \"unhealthy=$(tail -n 5 \"$log\" | tr '\\n' ' ')\"; say \"kept=$kept.restored\"; \
          fi"
     )
 }

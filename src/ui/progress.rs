@@ -133,7 +133,8 @@ impl crate::pin::registry::Progress for DownloadBar {
 }
 
 /// A backup's progress: restic reading the state, then the repository
-/// coming off the host, each a byte bar with its rate. Hidden when stderr
+/// coming off the host (or a copy going onto one, for a restore), each a
+/// byte bar with its rate. Hidden when stderr
 /// is not a terminal.
 pub struct BackupBar(std::sync::Mutex<Option<(indicatif::ProgressBar, &'static str)>>);
 
@@ -186,5 +187,8 @@ impl crate::host::backup::Progress for BackupBar {
     }
     fn pulling(&self, done: u64, total: u64) {
         self.update("copying off", done, total);
+    }
+    fn uploading(&self, done: u64, total: u64) {
+        self.update("uploading", done, total);
     }
 }

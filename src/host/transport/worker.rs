@@ -108,6 +108,23 @@ impl Remote {
 }
 
 impl Remote {
+    /// [`Remote::upload_file`], with the size of each chunk sent on `seen`
+    /// as it goes, for a progress bar.
+    pub async fn upload_file_seen(
+        &self,
+        path: String,
+        local: std::path::PathBuf,
+        mode: u32,
+        seen: tokio::sync::mpsc::UnboundedSender<u64>,
+    ) -> Result<(), SshError> {
+        self.call(move |c| {
+            c.upload_file(&path, &local, mode, &mut |n| {
+                let _ = seen.send(n as u64);
+            })
+        })
+        .await
+    }
+
     /// Upload a local file, streamed, checked by sha256 on the host.
     pub async fn upload_file(
         &self,
