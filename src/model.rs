@@ -318,6 +318,77 @@ pub struct Backup {
     pub keep_days: u32,
     /// cron schedule of the gateway token rotation.
     pub rotate_token_schedule: CronSchedule,
+    /// Offsite restic repositories each nightly backup is copied into, by
+    /// a short name that the secrets holding their credentials carry.
+    #[serde(default)]
+    pub offsite: BTreeMap<String, Offsite>,
+}
+
+/// `[backup.offsite.NAME]`: one restic repository off the host.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offsite {
+    /// restic's repository location: `s3:...`, `b2:...` or `rest:...`.
+    pub repository: String,
+    /// Whether the nightly job applies `keep_days` there too (`forget
+    /// --prune`); false for a REST server run with `--append-only`, which
+    /// refuses deletes and keeps its own retention.
+    #[serde(default = "yes")]
+    pub prune: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The kinds of offsite repository, by restic's location prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsiteKind {
+    /// S3 and S3-compatible storage (AWS, Backblaze B2's S3 API, Wasabi,
+    /// Cloudflare R2, `MinIO`).
+    S3,
+    /// Backblaze B2's own API.
+    B2,
+    /// restic's REST server (`rest-server`, e.g. with `--append-only`).
+    Rest,
+}
+
+impl OffsiteKind {
+    pub fn of(repository: &str) -> Option<OffsiteKind> {
+        let (scheme, _) = repository.split_once(':')?;
+        match scheme {
+            "s3" => Some(OffsiteKind::S3),
+            "b2" => Some(OffsiteKind::B2),
+            "rest" => Some(OffsiteKind::Rest),
+            _ => None,
+        }
+    }
+
+    /// The environment variables restic reads this kind's credentials
+    /// from (restic 0.16's `ApplyEnvironment` of each backend).
+    pub fn credentials(self) -> [&'static str; 2] {
+        match self {
+            OffsiteKind::S3 => ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            OffsiteKind::B2 => ["B2_ACCOUNT_ID", "B2_ACCOUNT_KEY"],
+            OffsiteKind::Rest => ["RESTIC_REST_USERNAME", "RESTIC_REST_PASSWORD"],
+        }
+    }
+}
+
+impl Offsite {
+    /// (environment variable, secret name) for each credential: the
+    /// secret `OFFSITE_<NAME>_<VARIABLE>` on the host, set with `clawbake
+    /// secrets set`.
+    pub fn secrets(&self, name: &str) -> Vec<(&'static str, String)> {
+        let Some(kind) = OffsiteKind::of(&self.repository) else {
+            return Vec::new();
+        };
+        let prefix = name.to_ascii_uppercase().replace('-', "_");
+        kind.credentials()
+            .into_iter()
+            .map(|var| (var, format!("OFFSITE_{prefix}_{var}")))
+            .collect()
+    }
 }
 
 /// The `[images]` table: how the host gets its images.
@@ -663,6 +734,37 @@ impl<'de> Deserialize<'de> for ImageRef {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn offsite_secrets_are_named_after_the_repository_and_its_kind() {
+        let o = Offsite {
+            repository: "s3:https://s3.example.net/bucket/openclaw".into(),
+            prune: true,
+        };
+        assert_eq!(
+            o.secrets("off-site"),
+            [
+                (
+                    "AWS_ACCESS_KEY_ID",
+                    "OFFSITE_OFF_SITE_AWS_ACCESS_KEY_ID".to_owned()
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    "OFFSITE_OFF_SITE_AWS_SECRET_ACCESS_KEY".to_owned()
+                ),
+            ]
+        );
+        assert_eq!(OffsiteKind::of("b2:bucket:path"), Some(OffsiteKind::B2));
+        assert_eq!(OffsiteKind::of("sftp:host:/x"), None);
+        assert!(
+            Offsite {
+                repository: "gs:x".into(),
+                prune: true
+            }
+            .secrets("x")
+            .is_empty()
+        );
+    }
+
     use super::*;
 
     #[test]

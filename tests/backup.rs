@@ -766,3 +766,310 @@ fn transfers_show_byte_bars_on_a_terminal() {
     assert!(out.contains("restored snapshot "), "{out}");
     assert!(!out.contains(KEY));
 }
+
+/// restic's REST server on 127.0.0.1, append-only, with one user whose
+/// password is in its htpasswd file as `{SHA}` (one of the forms it reads).
+struct RestServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rest_server(bin: &Path, user: &str, password: &str) -> RestServer {
+    use sha1_smol_like::sha1_base64;
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!("{user}:{{SHA}}{}\n", sha1_base64(password)),
+    )
+    .unwrap();
+    let port = common::fakehost::free_port();
+    let child = Command::new(bin)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--path")
+        .arg(dir.path().join("data"))
+        .arg("--htpasswd-file")
+        .arg(&htpasswd)
+        .arg("--append-only")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rest-server did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    RestServer {
+        child,
+        port,
+        _dir: dir,
+    }
+}
+
+/// `{SHA}`'s digest, by `openssl` (the test names no SHA-1 crate).
+mod sha1_smol_like {
+    pub fn sha1_base64(text: &str) -> String {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("openssl")
+            .args(["dgst", "-sha1", "-binary"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let digest = child.wait_with_output().unwrap().stdout;
+        let mut b64 = std::process::Command::new("openssl")
+            .args(["base64", "-A"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        b64.stdin.take().unwrap().write_all(&digest).unwrap();
+        String::from_utf8(b64.wait_with_output().unwrap().stdout).unwrap()
+    }
+}
+
+/// The site's offsite repository: each backup is copied there by the
+/// host's own job, and opens from this machine with the password file and
+/// the server's credentials, without the host. A wrong credential fails
+/// the copy (exit 3 on the host, the local snapshot kept), and says so
+/// without the credential. `secrets rotate BACKUP_KEY` rekeys it too.
+#[test]
+#[allow(clippy::too_many_lines)] // one story, told in order
+fn backups_are_copied_offsite_and_open_there_without_the_host() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    let Some(server_bin) = tool_at("CLAWBAKE_REST_SERVER", "rest-server") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let user_password = "rest-pass-0123456789";
+    let server = rest_server(&server_bin, "clawbake", user_password);
+    let repo = format!("rest:http://127.0.0.1:{}/openclaw", server.port);
+    let local = tempfile::tempdir().unwrap();
+    let site = local.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "{}\n[backup.offsite.home]\nrepository = \"{repo}\"\nprune = false\n",
+            std::fs::read_to_string(common::root().join("tests/sites/tunnel/site.toml")).unwrap()
+        ),
+    )
+    .unwrap();
+    let host = FakeHost::start(UBUNTU).unwrap();
+    host.install_release(&common::build(&SiteInput::File(site.clone())));
+    tools_and_state(&host, &restic_bin);
+    let secrets = host.on_host("/opt/clawbake/secrets");
+    let (user_secret, pass_secret) = (
+        secrets.join("OFFSITE_HOME_RESTIC_REST_USERNAME"),
+        secrets.join("OFFSITE_HOME_RESTIC_REST_PASSWORD"),
+    );
+    std::fs::write(&user_secret, "clawbake").unwrap();
+    std::fs::write(&pass_secret, user_password).unwrap();
+    let site_s = site.display().to_string();
+    let password = local.path().join("pw");
+    let password_s = password.display().to_string();
+
+    let run = clawbake(
+        &host,
+        &["backup", "--site", &site_s, "--password-file", &password_s],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("offsite home: copied in "),
+        "{}",
+        run.stdout
+    );
+
+    // From here: restic, the password file and the server's credentials.
+    let offsite = |password: &Path, args: &[&str]| {
+        let out = Command::new(&restic_bin)
+            .args(["-r", &repo, "--no-cache", "--password-file"])
+            .arg(password)
+            .args(args)
+            .env("RESTIC_REST_USERNAME", "clawbake")
+            .env("RESTIC_REST_PASSWORD", user_password)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let count = |password: &Path| {
+        let (ok, out) = offsite(password, &["snapshots", "--json"]);
+        assert!(ok, "{out}");
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(&password), 1);
+    let (ok, marker) = offsite(&password, &["dump", "latest", "/var/lib/openclaw/marker"]);
+    assert!(ok && marker == "written before the backup\n", "{marker}");
+
+    // A second backup adds to the append-only repository.
+    let run = clawbake(&host, &["backup", "--site", &site_s]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(count(&password), 2);
+
+    // A wrong credential: the snapshot stays on the host (the host's job
+    // exits 3 for that), the copy fails loudly, and neither credential is
+    // printed.
+    let set_password = |value: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawbake"));
+        cmd.args([
+            "secrets",
+            "set",
+            "OFFSITE_HOME_RESTIC_REST_PASSWORD",
+            "--from-env",
+            "NEW_VALUE",
+            "--site",
+            &site_s,
+        ])
+        .env("NEW_VALUE", value)
+        .arg("--host")
+        .arg(host.host_arg("root"))
+        .args(host.ssh_args());
+        let done = self::run(&mut cmd);
+        assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    };
+    let listed = clawbake(&host, &["secrets", "list", "--site", &site_s]);
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.contains("OFFSITE_HOME_RESTIC_REST_PASSWORD") && l.contains("offsite")),
+        "{}",
+        listed.stdout
+    );
+    set_password("wrong-pass-9876543210");
+    let run = clawbake(&host, &["backup", "--site", &site_s]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("offsite home: FAILED: "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("the backup is on the host, but its copy to home failed"),
+        "{}",
+        run.stderr
+    );
+    for said in [&run.stdout, &run.stderr] {
+        assert!(!said.contains("wrong-pass") && !said.contains(user_password));
+    }
+    assert_eq!(count(&password), 2);
+    set_password(user_password);
+
+    // The backup key rotates here and there: the new password opens the
+    // offsite repository, and the next copy goes through with it.
+    let run = clawbake(
+        &host,
+        &["secrets", "rotate", "BACKUP_KEY", "--site", &site_s],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // An append-only server refuses to delete the old key: said, not hidden.
+    assert!(
+        run.stdout
+            .contains("offsite home: rekeyed (the new key opens it; the old one may too"),
+        "{}",
+        run.stdout
+    );
+    let new_password = local.path().join("pw2");
+    let run = clawbake(
+        &host,
+        &[
+            "backup",
+            "--site",
+            &site_s,
+            "--password-file",
+            &new_password.display().to_string(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_ne!(
+        std::fs::read(&password).unwrap(),
+        std::fs::read(&new_password).unwrap()
+    );
+    // Three: the host keeps one snapshot a day (`keep_days`), so the one
+    // the failed copy missed was gone before this copy ran.
+    assert_eq!(count(&new_password), 3);
+    assert!(
+        !host
+            .on_host("/opt/clawbake/secrets/.offsite-old-key/home")
+            .exists()
+    );
+
+    // Disaster recovery from the offsite repository alone: restic copies
+    // it into a directory here, which `clawbake restore` takes.
+    let copy = local.path().join("from-offsite");
+    let restic_here = |args: &[&str]| {
+        let out = Command::new(&restic_bin)
+            .arg("-r")
+            .arg(copy.join("restic"))
+            .arg("--password-file")
+            .arg(&new_password)
+            .args(["--no-cache", "--from-repo", &repo, "--from-password-file"])
+            .arg(&new_password)
+            .args(args)
+            .env("RESTIC_REST_USERNAME", "clawbake")
+            .env("RESTIC_REST_PASSWORD", user_password)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    restic_here(&["init", "--copy-chunker-params"]);
+    restic_here(&["copy"]);
+    std::fs::write(host.on_host("/var/lib/openclaw/marker"), "changed since\n").unwrap();
+    let run = clawbake(
+        &host,
+        &[
+            "restore",
+            &copy.display().to_string(),
+            "--password-file",
+            &new_password.display().to_string(),
+            "--site",
+            &site_s,
+        ],
+    );
+    // verify runs last; this host has no Docker, so it fails there.
+    assert!(
+        run.stdout.contains("restored snapshot "),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(run.code, 12, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(host.on_host("/var/lib/openclaw/marker")).unwrap(),
+        "written before the backup\n"
+    );
+}

@@ -336,3 +336,56 @@ fn a_good_build_replaces_the_previous_dist() {
     assert!(run.path("dist/user-data").exists());
     assert_no_staging_left(run.dir.path());
 }
+
+#[test]
+fn a_password_in_an_offsite_location_is_refused_unshown() {
+    let site = format!(
+        "{SITE}\n[backup.offsite.home]\nrepository = \"rest:https://me:hunter2@backup.example.net:8000/openclaw\"\n"
+    );
+    let run = Run::new(&site);
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    let said = stderr(&out);
+    assert!(
+        said.starts_with("error: `backup.offsite.home.repository` looks like a secret\n"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2"), "{said}");
+}
+
+#[test]
+fn an_sftp_offsite_is_refused_with_what_to_use() {
+    refused(
+        &format!("{SITE}\n[backup.offsite.nas]\nrepository = \"sftp:me@nas.example.net:/srv/restic\"\n"),
+        "error: invalid offsite repository for `nas`
+  --> s/site.toml:11:14
+   |
+11 | repository = \"sftp:me@nas.example.net:/srv/restic\"
+   |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ SFTP repositories are not supported
+   |
+   = help: run restic's REST server on that machine (`rest-server --append-only`) and use `rest:https://HOST:8000/REPO`
+",
+    );
+}
+
+#[test]
+fn an_offsite_needs_a_name_its_secrets_can_carry_and_a_bucket() {
+    refused(
+        &format!("{SITE}\n[backup.offsite.B2]\nrepository = \"s3:https://s3.eu-central-003.backblazeb2.com/\"\n"),
+        "error: invalid offsite name `B2`
+  --> s/site.toml:11:14
+   |
+11 | repository = \"s3:https://s3.eu-central-003.backblazeb2.com/\"
+   |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ the secrets for its credentials are named after it
+   |
+   = help: use a short lower-case name like `[backup.offsite.b2]` (letters, digits, `-`, at most 24)
+
+error: invalid offsite repository for `B2`
+  --> s/site.toml:11:14
+   |
+11 | repository = \"s3:https://s3.eu-central-003.backblazeb2.com/\"
+   |              ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ expected `s3:https://ENDPOINT/BUCKET[/PATH]`
+error: 2 problems in the site; nothing was written
+",
+    );
+}

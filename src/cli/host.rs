@@ -219,7 +219,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
             let bar = ui::progress::BackupBar::new();
             let (taken, pulled) = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                let taken = backup::take(&host, &bar).await?;
+                let taken = backup::take(&host, &bar, true).await?;
                 bar.finish();
                 let pulled = match &args.to {
                     Some(dir) => Some(backup::pull(&host, &dir.join("restic"), &bar).await?),
@@ -232,12 +232,33 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
                 }
                 Ok::<_, Error>((taken, pulled))
             })?;
+            let stdout = ui::backup_taken(
+                &taken,
+                pulled.as_ref().zip(args.to.as_deref()),
+                args.password_file.as_deref(),
+            );
+            let failed: Vec<&str> = taken
+                .offsite
+                .iter()
+                .filter(|o| o.error.is_some())
+                .map(|o| o.name.as_str())
+                .collect();
+            if !failed.is_empty() {
+                print!("{stdout}");
+                return Err(Error::Host {
+                    code: code::FAILED,
+                    message: format!(
+                        "the backup is on the host, but its copy to {} failed",
+                        failed.join(", ")
+                    ),
+                    detail: String::new(),
+                    help: Some(
+                        "the reason is above; check the offsite secrets (`clawbake secrets list`) and the repository; the nightly run copies what is missing".into(),
+                    ),
+                });
+            }
             Ok(Output {
-                stdout: ui::backup_taken(
-                    &taken,
-                    pulled.as_ref().zip(args.to.as_deref()),
-                    args.password_file.as_deref(),
-                ),
+                stdout,
                 stderr: String::new(),
             })
         }
@@ -616,14 +637,20 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let built = built(site)?;
             let rotation = secrets::rotation(&name, &built.bundle)?;
             let access = host.access()?;
-            runtime()?.block_on(async {
+            let said = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 secrets::rotate(&host, &rotation).await
             })?;
             let after = if rotation.name == "BACKUP_KEY" {
-                "restic's repository now opens with the new key only; a password file you saved \
-                 is stale: save the new one with `clawbake backup --password-file FILE`"
-                    .to_owned()
+                let mut offsite = String::new();
+                for line in said.lines().filter(|l| l.starts_with("offsite ")) {
+                    offsite.push_str("\n  ");
+                    offsite.push_str(&ui::printable(line));
+                }
+                format!(
+                    "restic's repository now opens with the new key only; a password file you saved \
+                     is stale: save the new one with `clawbake backup --password-file FILE`{offsite}"
+                )
             } else {
                 format!("recreated: {}", rotation.services.join(", "))
             };
@@ -838,7 +865,7 @@ async fn cut_over(
 ) -> Result<(backup::Taken, Vec<verify::Check>), Error> {
     migrate::stop_gateway(old).await?;
     let bar = ui::progress::BackupBar::new();
-    let taken = backup::take(old, &bar).await?;
+    let taken = backup::take(old, &bar, false).await?;
     bar.finish();
     backup::pull(old, &dir.join("restic"), &bar).await?;
     bar.finish();

@@ -71,6 +71,13 @@ fn looks_secret(key: &str, value: &str) -> bool {
         .iter()
         .any(|p| value.starts_with(p) && value.len() >= 20)
         || value.contains("PRIVATE KEY")
+        // A URL with a password in it (`https://user:password@host/`).
+        || value.split_once("://").is_some_and(|(_, rest)| {
+            rest.split('/')
+                .next()
+                .and_then(|authority| authority.rsplit_once('@'))
+                .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+        })
         // Telegram bot tokens: digits, a colon, 35 characters.
         || value.split_once(':').is_some_and(|(id, rest)| {
             id.len() >= 6 && id.bytes().all(|b| b.is_ascii_digit()) && rest.len() >= 30
@@ -229,6 +236,7 @@ impl Checks<'_> {
         self.references(site);
         self.limits(site);
         self.formats(site);
+        self.offsite(site);
         self.budget(site);
         self.out
     }
@@ -541,6 +549,41 @@ impl Checks<'_> {
         }
     }
 
+    /// `[backup.offsite.NAME]`: a name the secrets can carry, and a
+    /// repository location restic reads, of a kind whose credentials come
+    /// from secrets (never from the location itself).
+    fn offsite(&mut self, site: &Site) {
+        for (name, offsite) in &site.backup.offsite {
+            let key = format!("backup.offsite.{name}");
+            let name_ok = name.len() <= 24
+                && name.starts_with(|c: char| c.is_ascii_lowercase())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !name_ok {
+                self.error(
+                    &format!("{key}.repository"),
+                    &format!("invalid offsite name `{name}`"),
+                    "the secrets for its credentials are named after it",
+                    Some(
+                        "use a short lower-case name like `[backup.offsite.b2]` (letters, digits, `-`, at most 24)"
+                            .into(),
+                    ),
+                );
+            }
+            let repo = offsite.repository.as_str();
+            let field = format!("{key}.repository");
+            if let Some(why) = offsite_location_problem(repo) {
+                self.error(
+                    &field,
+                    &format!("invalid offsite repository for `{name}`"),
+                    why.0,
+                    why.1,
+                );
+            }
+        }
+    }
+
     fn models(&mut self, site: &Site) {
         for (name, model) in &site.models {
             let p = &model.budget_period;
@@ -601,4 +644,84 @@ impl Checks<'_> {
                 .help("lower a `memory_mib`, `stack.max_sandboxes` or `stack.sandbox.memory_mib`, or choose a larger `site.tier`"),
         );
     }
+}
+
+/// What is wrong with an offsite repository location, as (label, help).
+fn offsite_location_problem(repo: &str) -> Option<(&'static str, Option<String>)> {
+    use crate::model::OffsiteKind;
+    if repo.is_empty()
+        || repo
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "\"'`$\\".contains(c))
+    {
+        return Some((
+            "a restic location has no spaces, quotes or control characters",
+            None,
+        ));
+    }
+    let (scheme, rest) = repo.split_once(':').unwrap_or(("", repo));
+    let Some(kind) = OffsiteKind::of(repo) else {
+        return Some(match scheme {
+            "sftp" => (
+                "SFTP repositories are not supported",
+                Some(
+                    "run restic's REST server on that machine (`rest-server --append-only`) and use `rest:https://HOST:8000/REPO`"
+                        .into(),
+                ),
+            ),
+            _ => (
+                "expected `s3:`, `b2:` or `rest:` (restic's location syntax)",
+                Some(
+                    "e.g. `s3:https://s3.eu-central-003.backblazeb2.com/BUCKET/openclaw`, `b2:BUCKET:openclaw`, `rest:https://backup.example.net:8000/openclaw`"
+                        .into(),
+                ),
+            ),
+        });
+    };
+    let in_url = || {
+        Some((
+            "credentials in the location would travel in user-data",
+            Some("leave them out: the secrets `OFFSITE_<NAME>_...` hold them (`clawbake secrets list`)".into()),
+        ))
+    };
+    match kind {
+        OffsiteKind::Rest => {
+            let Some(url) = rest
+                .strip_prefix("https://")
+                .or_else(|| rest.strip_prefix("http://"))
+            else {
+                return Some(("expected `rest:https://HOST[:PORT]/PATH`", None));
+            };
+            let authority = url.split('/').next().unwrap_or_default();
+            if authority.contains('@') {
+                return in_url();
+            }
+            if authority.is_empty() {
+                return Some(("the location names no server", None));
+            }
+        }
+        OffsiteKind::S3 => {
+            let path = rest
+                .strip_prefix("https://")
+                .or_else(|| rest.strip_prefix("http://"))
+                .unwrap_or(rest);
+            if path.split('/').next().unwrap_or_default().contains('@') {
+                return in_url();
+            }
+            let mut parts = path.splitn(3, '/');
+            let (host, bucket) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            if host.is_empty() || bucket.is_empty() {
+                return Some(("expected `s3:https://ENDPOINT/BUCKET[/PATH]`", None));
+            }
+        }
+        OffsiteKind::B2 => {
+            if rest.split(':').next().unwrap_or_default().is_empty() {
+                return Some(("expected `b2:BUCKET[:PATH]`", None));
+            }
+        }
+    }
+    None
 }

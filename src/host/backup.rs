@@ -38,7 +38,23 @@ pub struct Taken {
     pub bytes_added: u64,
     pub paused_ms: u64,
     pub release: String,
+    /// Each offsite repository's copy, in the order the release names them.
+    pub offsite: Vec<OffsiteCopy>,
 }
+
+/// One offsite repository's copy of the new snapshot.
+#[derive(Debug, Default)]
+pub struct OffsiteCopy {
+    pub name: String,
+    /// Why it failed (restic's last line, which never holds a credential:
+    /// none is in the location); `None` when copied.
+    pub error: Option<String>,
+    pub seconds: u64,
+}
+
+/// `clawbake-backup`'s exit when the snapshot is on the host and an
+/// offsite copy failed.
+const OFFSITE_FAILED: i32 = 3;
 
 /// A restic command as root on the host, with the repository and key.
 fn restic(args: &str) -> String {
@@ -54,10 +70,16 @@ fn no_backups() -> Error {
     }
 }
 
-/// Run the host's `clawbake-backup --json`, reporting restic's progress.
-pub async fn take(host: &Host, progress: &dyn Progress) -> Result<Taken, Error> {
+/// Run the host's `clawbake-backup --json`, reporting restic's progress;
+/// with `offsite` false, the copies to the offsite repositories are left to
+/// the nightly run (a migration's last backup goes through this machine).
+pub async fn take(host: &Host, progress: &dyn Progress, offsite: bool) -> Result<Taken, Error> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let command = host.as_root("/usr/local/sbin/clawbake-backup --json 2>&1");
+    let command = host.as_root(if offsite {
+        "/usr/local/sbin/clawbake-backup --json 2>&1"
+    } else {
+        "/usr/local/sbin/clawbake-backup --json --no-offsite 2>&1"
+    });
     let run = host.remote.stream(command, tx);
     let mut taken = Taken::default();
     let mut other = Vec::new();
@@ -76,7 +98,8 @@ pub async fn take(host: &Host, progress: &dyn Progress) -> Result<Taken, Error> 
     };
     let (code, ()) = tokio::join!(run, read);
     let code = code?;
-    if code != 0 || taken.snapshot.is_empty() {
+    let offsite_only = code == OFFSITE_FAILED && taken.offsite.iter().any(|o| o.error.is_some());
+    if (code != 0 && !offsite_only) || taken.snapshot.is_empty() {
         let tail: Vec<&String> = other.iter().rev().take(8).collect();
         let detail: Vec<&str> = tail.into_iter().rev().map(String::as_str).collect();
         return Err(Error::Host {
@@ -104,6 +127,14 @@ fn read_line(line: &str, taken: &mut Taken, progress: &dyn Progress) -> bool {
                 .clone_into(&mut taken.snapshot);
             taken.bytes_read = n("total_bytes_processed");
             taken.bytes_added = n("data_added");
+        }
+        Some("clawbake_offsite") => {
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            taken.offsite.push(OffsiteCopy {
+                name: text("name"),
+                error: (!v["ok"].as_bool().unwrap_or(false)).then(|| text("error")),
+                seconds: n("seconds"),
+            });
         }
         Some("clawbake_backup") => {
             taken.paused_ms = n("paused_ms");

@@ -82,7 +82,7 @@ pub fn users(bundle: &Bundle) -> BTreeMap<String, Vec<String>> {
 fn readers(bundle: &Bundle) -> Vec<(String, String, Delivery)> {
     let mut out = Vec::new();
     for (path, file) in bundle.tree.files() {
-        for delivery in [Delivery::Env, Delivery::Files] {
+        for delivery in [Delivery::Env, Delivery::Files, Delivery::HostJob] {
             let Some(service) = path
                 .strip_prefix(delivery.list_dir())
                 .and_then(|p| p.strip_prefix('/'))
@@ -263,10 +263,14 @@ fn rotate_command(r: &Rotation) -> String {
 
 /// The backup key: restic adds the new key to the repository and removes
 /// the old one (`key passwd`), then the file changes; if restic refuses,
-/// the old key stays.
+/// the old key stays. Each offsite repository keeps the old key beside it
+/// (`.offsite-old-key/NAME`) until `clawbake-backup --rekey-offsite`, run
+/// at once and again by every nightly run, has changed it there too.
 fn rotate_backup_key_command() -> String {
     let file = format!("{DIR}/BACKUP_KEY");
     let repo = crate::host::backup::REPOSITORY;
+    let offsite = format!("{CURRENT}/backup/offsite.json");
+    let pending = format!("{DIR}/.offsite-old-key");
     format!(
         "set -eu; umask 077; trap '' HUP PIPE; \
          exec 9>{ROTATE_LOCK}; flock -n 9 || {{ echo 'another rotation is running' >&2; exit 4; }}; \
@@ -277,17 +281,21 @@ fn rotate_backup_key_command() -> String {
            RESTIC_REPOSITORY={repo} RESTIC_PASSWORD_FILE={file} restic key passwd --new-password-file {file}.new >/dev/null 2>&1 \
            || {{ rm -f {file}.new; echo 'restic refused the new key; the old one stays' >&2; exit 5; }}; \
          fi; \
-         mv {file}.new {file}"
+         if [ -s {offsite} ]; then install -d -m 0700 {pending}; \
+           for n in $(jq -r '.[].name' {offsite}); do [ -s {pending}/\"$n\" ] || cp -p {file} {pending}/\"$n\"; done; fi; \
+         mv {file}.new {file}; \
+         exec 8>&-; /usr/local/sbin/clawbake-backup --rekey-offsite"
     )
 }
 
-pub async fn rotate(host: &Host, r: &Rotation) -> Result<(), Error> {
+/// Rotate; what the host said of each offsite repository (backup key).
+pub async fn rotate(host: &Host, r: &Rotation) -> Result<String, Error> {
     let command = if r.name == "BACKUP_KEY" {
         rotate_backup_key_command()
     } else {
         rotate_command(r)
     };
-    host.root_output(&command).await.map(drop)
+    host.root_output(&command).await
 }
 
 /// Which of `names` are set on the host (a file that is not empty).

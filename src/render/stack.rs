@@ -48,6 +48,8 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         );
     }
 
+    offsite(tree, site);
+
     let (proxy_cfg, policy_json) = (docker_proxy_cfg(), docker_policy(site, images));
 
     let dockerfile = gateway_dockerfile(images);
@@ -122,6 +124,9 @@ pub enum Delivery {
     /// show in `docker inspect` (`Config.Env`) of the service that reads
     /// them.
     Files,
+    /// Read from `/opt/clawbake/secrets` by a job of the host itself, no
+    /// container: the nightly backup's offsite credentials.
+    HostJob,
 }
 
 impl Delivery {
@@ -130,7 +135,46 @@ impl Delivery {
         match self {
             Delivery::Env => "stack/env",
             Delivery::Files => "stack/files",
+            Delivery::HostJob => "backup",
         }
+    }
+}
+
+/// The offsite repositories as the host's `clawbake-backup` reads them
+/// (`backup/offsite.json`, in the release, so that adding one is a stack
+/// release, not a rebuild), and the secrets they need
+/// (`backup/offsite.list`).
+fn offsite(tree: &mut Tree, site: &Site) {
+    let mut repos = Vec::new();
+    let mut secrets = String::new();
+    for (name, o) in &site.backup.offsite {
+        let env: Map<String, Value> = o
+            .secrets(name)
+            .into_iter()
+            .map(|(var, secret)| {
+                secrets.push_str(&secret);
+                secrets.push('\n');
+                (var.to_owned(), Value::String(secret))
+            })
+            .collect();
+        repos.push(json!({
+            "name": name, "repository": o.repository, "prune": o.prune,
+            "keep_days": site.backup.keep_days, "env": env,
+        }));
+    }
+    tree.add(
+        "backup/offsite.json",
+        0o644,
+        Scope::Stack,
+        pretty(&Value::Array(repos)),
+    );
+    if !secrets.is_empty() {
+        tree.add(
+            &format!("{}/offsite.list", Delivery::HostJob.list_dir()),
+            0o644,
+            Scope::Stack,
+            secrets,
+        );
     }
 }
 

@@ -296,6 +296,12 @@ pub fn backup_taken(
         bytes(taken.bytes_added),
         taken.paused_ms,
     );
+    for o in &taken.offsite {
+        let _ = match &o.error {
+            None => writeln!(out, "offsite {}: copied in {}s", o.name, o.seconds),
+            Some(why) => writeln!(out, "offsite {}: FAILED: {}", o.name, printable(why)),
+        };
+    }
     if let Some((p, dir)) = pulled {
         let _ = writeln!(
             out,
@@ -336,4 +342,45 @@ pub fn backups(snapshots: &[crate::host::backup::Snapshot]) -> String {
         );
     }
     out
+}
+
+/// A line from a host for a terminal: control characters and bidi
+/// overrides escaped (a host's output must not move the cursor or fake a
+/// line of ours), at most 300 characters.
+pub fn printable(text: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == 300 {
+            out.push('…');
+            break;
+        }
+        if c.is_control()
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+        {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn a_hosts_line_cannot_move_the_cursor_or_reorder_text() {
+        assert_eq!(
+            printable("ok\u{1b}[2J\rbuilt\u{202e}x"),
+            "ok\\u{1b}[2J\\u{d}built\\u{202e}x"
+        );
+        let long = "a".repeat(400);
+        assert_eq!(printable(&long).chars().count(), 301);
+        assert_eq!(
+            printable("plain: 401 Unauthorized"),
+            "plain: 401 Unauthorized"
+        );
+    }
 }
