@@ -524,20 +524,124 @@ fn check_env_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// A schedule as Debian's and Ubuntu's cron (Vixie cron 3.0) reads a line
+/// of `/etc/cron.d`: five fields of lists of `*`, `N` or `N-M` (names for
+/// months and weekdays), a `/STEP` after `*` or a range, each number in its
+/// field's range; or one of cron's `@` shorthands.
 fn check_cron(s: &str) -> Result<(), String> {
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    let ok = fields.len() == 5
-        && fields.iter().all(|f| {
-            f.bytes()
-                .all(|b| b.is_ascii_digit() || b"*/,-".contains(&b))
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    const MACROS: &[&str] = &[
+        "@reboot",
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ];
+    const FIELDS: [(&str, u32, u32, &[&str]); 5] = [
+        ("minute", 0, 59, &[]),
+        ("hour", 0, 23, &[]),
+        ("day of month", 1, 31, &[]),
+        (
+            "month",
+            1,
+            12,
+            &[
+                "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+            ],
+        ),
+        (
+            "weekday",
+            0,
+            7,
+            &["sun", "mon", "tue", "wed", "thu", "fri", "sat"],
+        ),
+    ];
+    let shape = || {
+        format!(
             "expected five cron fields (minute hour day month weekday) like `0 3 * * *`, found `{s}`"
-        ))
+        )
+    };
+    if s.starts_with('@') {
+        return if MACROS.contains(&s) {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected one of cron's {}, found `{s}`",
+                MACROS.join(", ")
+            ))
+        };
     }
+    let fields: Vec<&str> = s.split([' ', '\t']).filter(|f| !f.is_empty()).collect();
+    if fields.len() != 5 || s.contains(['\n', '\r']) {
+        return Err(shape());
+    }
+    for (field, (what, low, high, names)) in fields.iter().zip(FIELDS) {
+        cron_field(field, what, (low, high), names)?;
+    }
+    Ok(())
+}
+
+/// One cron field: a list of `*`, `N`, `N-M`, with `/STEP` after `*` or a
+/// range, numbers (or `names`) from `low` to `high`.
+fn cron_field(
+    field: &str,
+    what: &str,
+    (low, high): (u32, u32),
+    names: &[&str],
+) -> Result<(), String> {
+    let number = |text: &str| -> Result<u32, String> {
+        let by_name = names
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(text))
+            .map(|i| u32::try_from(i).unwrap_or(0) + low);
+        let value = match by_name {
+            Some(v) => v,
+            None if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                text.parse().unwrap_or(u32::MAX)
+            }
+            None => return Err(format!("`{text}` is not a {what}")),
+        };
+        if (low..=high).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("{what} `{text}` is outside {low} to {high}"))
+        }
+    };
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, st)) => (r, Some(st)),
+            None => (item, None),
+        };
+        if range != "*" {
+            match range.split_once('-') {
+                Some((a, b)) => {
+                    if number(a)? > number(b)? {
+                        return Err(format!("the {what} range `{range}` runs backwards"));
+                    }
+                }
+                None if step.is_some() => {
+                    return Err(format!(
+                        "cron takes a `/STEP` only after `*` or a range, found `{item}`"
+                    ));
+                }
+                None => {
+                    number(range)?;
+                }
+            }
+        }
+        if let Some(step) = step {
+            if !step.bytes().all(|b| b.is_ascii_digit())
+                || step.parse::<u32>().map_or(true, |n| n == 0 || n > high)
+            {
+                return Err(format!(
+                    "the {what} step `/{step}` is not a number from 1 to {high}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 const SSH_KEY_TYPES: &[&str] = &[
@@ -559,20 +663,105 @@ fn check_ssh_key(s: &str) -> Result<(), String> {
     let mut parts = s.split_whitespace();
     let kind = parts.next().unwrap_or("");
     let body = parts.next().unwrap_or("");
-    let body_ok = body.len() >= 16
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
     if !SSH_KEY_TYPES.contains(&kind) {
         return Err(format!(
             "expected an OpenSSH public key starting with `ssh-ed25519` (or another key type), found `{}`",
             kind.chars().take(24).collect::<String>()
         ));
     }
-    if !body_ok || s.contains('\n') {
-        return Err("the key's base64 part is missing or damaged".to_owned());
+    if s.contains(['\n', '\r']) {
+        return Err("a key is one line; give one key per list item".to_owned());
     }
-    Ok(())
+    let damaged = |why: &str| {
+        Err(format!(
+            "the key's base64 part is damaged: {why} (`ssh-keygen -l -f` on the `.pub` file says whether OpenSSH reads it)"
+        ))
+    };
+    let Ok(blob) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body) else {
+        return damaged("not base64, or cut short");
+    };
+    match ssh_key_blob(&blob) {
+        Ok(inner) if inner == kind => Ok(()),
+        Ok(inner) => Err(format!(
+            "the key is labelled `{kind}` but holds a `{}` key; copy the whole line from the `.pub` file",
+            inner.chars().take(40).collect::<String>()
+        )),
+        Err(why) => damaged(why),
+    }
+}
+
+/// Read a public key blob as OpenSSH does (RFC 4253 6.6, RFC 5656 3.1,
+/// OpenSSH's PROTOCOL.u2f): its type, then each field of that type, and
+/// nothing after. Returns the type named inside.
+fn ssh_key_blob(blob: &[u8]) -> Result<String, &'static str> {
+    let mut rest = blob;
+    let mut field = || -> Result<&[u8], &'static str> {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or("cut short")?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if tail.len() < len {
+            return Err("cut short");
+        }
+        let (value, tail) = tail.split_at(len);
+        rest = tail;
+        Ok(value)
+    };
+    let kind = String::from_utf8(field()?.to_vec()).map_err(|_| "no key type inside")?;
+    let ec_point = |curve: &[u8], point: &[u8]| -> Result<(), &'static str> {
+        let want = match curve {
+            b"nistp256" => 65,
+            b"nistp384" => 97,
+            b"nistp521" => 133,
+            _ => return Err("an unknown curve"),
+        };
+        if point.len() == want && point[0] == 4 {
+            Ok(())
+        } else {
+            Err("not a point on its curve")
+        }
+    };
+    match kind.as_str() {
+        "ssh-ed25519" => {
+            if field()?.len() != 32 {
+                return Err("an Ed25519 key is 32 bytes");
+            }
+        }
+        "sk-ssh-ed25519@openssh.com" => {
+            if field()?.len() != 32 {
+                return Err("an Ed25519 key is 32 bytes");
+            }
+            field()?; // the application, `ssh:` by default
+        }
+        "ssh-rsa" => {
+            let _e = field()?;
+            let n = field()?;
+            let n = n.iter().skip_while(|b| **b == 0).count();
+            // OpenSSH refuses RSA keys under 1024 bits.
+            if n < 128 {
+                return Err("an RSA key under 1024 bits, which OpenSSH refuses");
+            }
+        }
+        "ecdsa-sha2-nistp256" | "ecdsa-sha2-nistp384" | "ecdsa-sha2-nistp521" => {
+            let curve = field()?.to_vec();
+            if kind.strip_prefix("ecdsa-sha2-").map(str::as_bytes) != Some(curve.as_slice()) {
+                return Err("the curve inside does not match the key type");
+            }
+            ec_point(&curve, field()?)?;
+        }
+        "sk-ecdsa-sha2-nistp256@openssh.com" => {
+            let curve = field()?.to_vec();
+            if curve != b"nistp256" {
+                return Err("the curve inside does not match the key type");
+            }
+            ec_point(&curve, field()?)?;
+            field()?;
+        }
+        _ => return Ok(kind),
+    }
+    if rest.is_empty() {
+        Ok(kind)
+    } else {
+        Err("bytes after the key")
+    }
 }
 
 /// A TCP port other than 0.
@@ -804,9 +993,41 @@ mod tests {
         assert!(Domain::parse("localhost").is_err());
         assert!(Domain::parse("Open.example.com").is_err());
         assert!(EgressDomain::parse(".anthropic.com").is_ok());
-        assert!(CronSchedule::parse("0 3 * * *").is_ok());
-        assert!(CronSchedule::parse("daily").is_err());
-        assert!(SshKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabc you@host").is_ok());
+        for good in [
+            "0 3 * * *",
+            "*/15 0-6,22-23 * * 1-5",
+            "30 4 1 jan,jul sun",
+            "0 0 * * 7",
+            "0 12 1-31/2 * mon-fri",
+            "@daily",
+        ] {
+            assert!(CronSchedule::parse(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("daily", "expected five cron fields"),
+            ("61 25 * * *", "minute `61` is outside 0 to 59"),
+            ("0 24 * * *", "hour `24` is outside 0 to 23"),
+            ("0 3 0 * *", "day of month `0` is outside 1 to 31"),
+            ("0 3 * 13 *", "month `13` is outside 1 to 12"),
+            ("0 3 * * 8", "weekday `8` is outside 0 to 7"),
+            ("0 3 * * xyz", "`xyz` is not a weekday"),
+            ("5-1 3 * * *", "the minute range `5-1` runs backwards"),
+            (
+                "*/0 3 * * *",
+                "the minute step `/0` is not a number from 1 to 59",
+            ),
+            ("5/10 3 * * *", "only after `*` or a range"),
+            ("0 3 * * * root", "expected five cron fields"),
+            ("@sometimes", "expected one of cron's"),
+            ("0 3 ,, * *", "`` is not a day of month"),
+        ] {
+            let err = CronSchedule::parse(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+        assert!(SshKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD you@host").is_ok());
+        // Cut short: OpenSSH cannot read it, and nobody could log in.
+        let cut = SshKey::parse("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIabc you@host").unwrap_err();
+        assert!(cut.contains("damaged"), "{cut}");
         assert!(SshKey::parse("-----BEGIN OPENSSH PRIVATE KEY-----").is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! asserting the exact message and exit code, and that `dist/` is left as
 //! it was.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -388,4 +390,161 @@ error: invalid offsite repository for `B2`
 error: 2 problems in the site; nothing was written
 ",
     );
+}
+
+/// `authorized_keys` entries read as OpenSSH reads them: every key
+/// `ssh-keygen` makes, and damaged copies of them (cut short, a byte
+/// changed, bytes added, the label of another type), are accepted or
+/// refused exactly as `ssh-keygen -l` accepts or refuses them.
+#[test]
+fn ssh_keys_are_read_as_openssh_reads_them() {
+    let Some(keygen) = common::tool("ssh-keygen") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for (kind, bits) in [
+        ("ed25519", ""),
+        ("rsa", "2048"),
+        ("rsa", "1024"),
+        ("ecdsa", "256"),
+        ("ecdsa", "384"),
+        ("ecdsa", "521"),
+    ] {
+        let file = dir.path().join(format!("{kind}{bits}"));
+        let mut cmd = Command::new(&keygen);
+        cmd.args(["-q", "-N", "", "-C", "t@x", "-t", kind, "-f"])
+            .arg(&file);
+        if !bits.is_empty() {
+            cmd.args(["-b", bits]);
+        }
+        assert!(cmd.status().unwrap().success());
+        lines.push(
+            std::fs::read_to_string(file.with_extension("pub"))
+                .unwrap()
+                .trim()
+                .to_owned(),
+        );
+    }
+    let mut cases = Vec::new();
+    for line in &lines {
+        let (label, rest) = line.split_once(' ').unwrap();
+        let (body, comment) = rest.split_once(' ').unwrap();
+        cases.push(line.clone());
+        for cut in [4, 8, 12, 40] {
+            cases.push(format!("{label} {} {comment}", &body[..body.len() - cut]));
+        }
+        let mut changed = body.as_bytes().to_vec();
+        changed[20] = if changed[20] == b'A' { b'B' } else { b'A' };
+        cases.push(format!(
+            "{label} {} {comment}",
+            String::from_utf8(changed).unwrap()
+        ));
+        cases.push(format!("{label} {body}AAAA {comment}"));
+        for other in &lines {
+            let other_label = other.split(' ').next().unwrap();
+            if other_label != label {
+                cases.push(format!("{other_label} {body} {comment}"));
+            }
+        }
+    }
+    let file = dir.path().join("case.pub");
+    for case in &cases {
+        std::fs::write(&file, format!("{case}\n")).unwrap();
+        let openssh = Command::new(&keygen)
+            .arg("-l")
+            .arg("-f")
+            .arg(&file)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        let ours = clawbake::model::SshKey::parse(case);
+        assert_eq!(
+            ours.is_ok(),
+            openssh,
+            "OpenSSH {} `{case}`, clawbake says {ours:?}",
+            if openssh { "reads" } else { "refuses" }
+        );
+    }
+    assert!(cases.len() > 60, "{} cases", cases.len());
+}
+
+/// One row per key and bad value: each refused (exit 3, `dist/` untouched)
+/// with its own message, by the rule of the program that reads it.
+#[test]
+fn bad_values_are_refused_by_their_consumers_rules() {
+    let key = "AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD";
+    let rows: &[(&str, &str, &str)] = &[
+        // (what the site gets, replacing or appending, what the error says)
+        (
+            "[docker.daemon]\nlog_max_size = \"lots\"\n",
+            "",
+            "Docker reads a size above 0 like `10m`",
+        ),
+        (
+            "[docker.daemon]\nlog_max_size = \"0\"\n",
+            "",
+            "Docker reads a size above 0",
+        ),
+        (
+            "[docker.daemon]\nlog_max_files = 0\n",
+            "",
+            "Docker refuses fewer than 1 log file",
+        ),
+        (
+            "[docker.daemon]\nnofile = 64\n",
+            "",
+            "expected 1024 to 1048576 open files",
+        ),
+        (
+            "[backup]\nschedule = \"61 25 * * *\"\n",
+            "",
+            "minute `61` is outside 0 to 59",
+        ),
+        (
+            "[backup]\nschedule = \"0 3 * * * root\"\n",
+            "",
+            "expected five cron fields",
+        ),
+        (
+            "[backup]\nrotate_token_schedule = \"0 4 31 2 8\"\n",
+            "",
+            "weekday `8` is outside 0 to 7",
+        ),
+        (
+            "",
+            &key[..key.len() - 8],
+            "the key's base64 part is damaged",
+        ),
+        (
+            "",
+            "AAAAB3NzaC1yc2EAAAADAQABAAAAgQ",
+            "the key's base64 part is damaged",
+        ),
+    ];
+    for (append, new_key, says) in rows {
+        let mut site = SITE.to_owned();
+        if !new_key.is_empty() {
+            site = site.replace(key, new_key);
+        }
+        site.push('\n');
+        site.push_str(append);
+        let run = Run::new(&site);
+        let dist = run.path("dist");
+        std::fs::create_dir(&dist).unwrap();
+        let out = run.build();
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(BAD_INPUT),
+            "{append}{new_key}: {err}"
+        );
+        assert!(
+            err.contains(says),
+            "{append}{new_key}: want `{says}` in:\n{err}"
+        );
+        assert!(err.contains(" --> s/site.toml:"), "{err}");
+        assert_eq!(std::fs::read_dir(&dist).unwrap().count(), 0);
+    }
 }

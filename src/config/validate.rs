@@ -88,7 +88,9 @@ fn looks_secret(key: &str, value: &str) -> bool {
         && value
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    (secret_key && !names_a_secret && !value.is_empty()) || secret_shape
+    // `rotate_token_schedule` is when the token rotates, not a token.
+    let names_a_schedule = key.ends_with("_schedule");
+    (secret_key && !names_a_secret && !names_a_schedule && !value.is_empty()) || secret_shape
 }
 
 fn secret_values(value: &Value, path: &str, out: &mut Vec<(String, Origin)>) {
@@ -518,6 +520,7 @@ impl Checks<'_> {
                 );
             }
         }
+        self.daemon(site);
         let tz_ok = !site.host.timezone.is_empty()
             && site
                 .host
@@ -546,6 +549,42 @@ impl Checks<'_> {
                     None,
                 );
             }
+        }
+    }
+
+    /// daemon.json's values, each as dockerd reads it: a bad one and
+    /// dockerd does not start, or every container fails to.
+    fn daemon(&mut self, site: &Site) {
+        let d = &site.docker.daemon;
+        if !docker_size(&d.log_max_size).is_some_and(|n| n > 0.0) {
+            self.error(
+                "docker.daemon.log_max_size",
+                "invalid value for `docker.daemon.log_max_size`",
+                &format!(
+                    "Docker reads a size above 0 like `10m`, `512k` or `1g`, found `{}`",
+                    crate::ui::printable(&d.log_max_size)
+                ),
+                None,
+            );
+        }
+        if d.log_max_files == 0 {
+            self.error(
+                "docker.daemon.log_max_files",
+                "invalid value for `docker.daemon.log_max_files`",
+                "Docker refuses fewer than 1 log file (its `max-file`)",
+                None,
+            );
+        }
+        if !(1024..=1_048_576).contains(&d.nofile) {
+            self.error(
+                "docker.daemon.nofile",
+                "invalid value for `docker.daemon.nofile`",
+                &format!(
+                    "expected 1024 to 1048576 open files per container (the kernel's `fs.nr_open`), found {}",
+                    d.nofile
+                ),
+                None,
+            );
         }
     }
 
@@ -724,4 +763,72 @@ fn offsite_location_problem(repo: &str) -> Option<(&'static str, Option<String>)
         }
     }
     None
+}
+
+/// A size as Docker's json-file driver reads `max-size` (go-units'
+/// `FromHumanSize`): digits with an optional fraction, an optional space,
+/// then an optional `k`, `m`, `g`, `t` or `p` (powers of 1000), `i`, `b`.
+fn docker_size(text: &str) -> Option<f64> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    if number.is_empty()
+        || number.starts_with('.')
+        || number.ends_with('.')
+        || number.matches('.').count() > 1
+    {
+        return None;
+    }
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let mut chars = unit.chars().peekable();
+    let scale = match chars.peek() {
+        Some(c @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            let s = match c {
+                'k' => 1e3,
+                'm' => 1e6,
+                'g' => 1e9,
+                't' => 1e12,
+                _ => 1e15,
+            };
+            chars.next();
+            s
+        }
+        _ => 1.0,
+    };
+    if chars.peek() == Some(&'i') {
+        chars.next();
+    }
+    if chars.peek() == Some(&'b') {
+        chars.next();
+    }
+    if chars.next().is_some() {
+        return None;
+    }
+    number.parse::<f64>().ok().map(|n| n * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::docker_size;
+
+    #[test]
+    fn sizes_read_as_docker_reads_them() {
+        for (text, bytes) in [
+            ("10m", 1e7),
+            ("512k", 512e3),
+            ("1g", 1e9),
+            ("2 MB", 2e6),
+            ("1.5GiB", 1.5e9),
+            ("100", 100.0),
+        ] {
+            assert_eq!(docker_size(text), Some(bytes), "{text}");
+        }
+        for bad in [
+            "lots", "", "m", "10x", "1..5m", "-1m", "10mm", ".5m", "10 m b",
+        ] {
+            assert_eq!(docker_size(bad), None, "{bad}");
+        }
+        assert_eq!(docker_size("0"), Some(0.0));
+    }
 }
