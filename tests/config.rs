@@ -316,11 +316,20 @@ fn refuses_to_replace_a_directory_it_did_not_write() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr(&out),
-        "error: replacing `dist`: it exists and was not written by clawbake (no manifest.json); choose another `--out`\n"
+        "error: replacing `dist`: it exists and was not written by clawbake (no manifest.json); nothing was changed: choose another `--out`, or move it away\n"
     );
     assert_eq!(
         std::fs::read_to_string(run.path("dist/notes.txt")).unwrap(),
         "mine"
+    );
+
+    // Some other program's manifest.json (a browser extension's) is not ours.
+    std::fs::write(run.path("dist/manifest.json"), "{\"manifest_version\": 3}").unwrap();
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "error: replacing `dist`: its manifest.json is not one clawbake writes; nothing was changed: choose another `--out`, or move it away\n"
     );
 }
 

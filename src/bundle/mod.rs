@@ -58,14 +58,18 @@ impl Bundle {
     /// swapped in with renames. A failure leaves the old `dist/` as it was.
     pub fn write(&self, dist: &Path) -> Result<(), WriteError> {
         let err = |action: String| move |source| WriteError { action, source };
-        if dist.exists() && !dist.join("manifest.json").exists() {
-            return Err(WriteError {
-                action: format!("replacing `{}`", dist.display()),
-                source: io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    "it exists and was not written by clawbake (no manifest.json); choose another `--out`",
-                ),
-            });
+        if dist.exists() {
+            if let Err(why) = written_by_clawbake(dist) {
+                return Err(WriteError {
+                    action: format!("replacing `{}`", dist.display()),
+                    source: io::Error::new(
+                        io::ErrorKind::AlreadyExists,
+                        format!(
+                            "{why}; nothing was changed: choose another `--out`, or move it away"
+                        ),
+                    ),
+                });
+            }
         }
         let parent = match dist.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -114,6 +118,20 @@ impl Bundle {
         }
         Ok(())
     }
+}
+
+/// Whether `dist` is a bundle clawbake wrote, and so may be replaced
+/// whole: a directory whose `manifest.json` has clawbake's shape (another
+/// program's `manifest.json`, a browser extension's, is not enough).
+fn written_by_clawbake(dist: &Path) -> Result<(), String> {
+    if !dist.is_dir() {
+        return Err("it is not a directory".into());
+    }
+    let manifest = std::fs::read_to_string(dist.join("manifest.json"))
+        .map_err(|_| "it exists and was not written by clawbake (no manifest.json)".to_owned())?;
+    serde_json::from_str::<Manifest>(&manifest)
+        .map(drop)
+        .map_err(|_| "its manifest.json is not one clawbake writes".to_owned())
 }
 
 #[cfg(unix)]
