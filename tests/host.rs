@@ -830,3 +830,58 @@ fn provision_refuses_unpinned_images_before_it_connects() {
     assert_eq!(run.stderr, expected);
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
+
+/// A probe that cannot run proves nothing: `verify` against a host where
+/// `docker` is missing, then one where it only prints noise on stderr,
+/// fails the isolation checks instead of passing them.
+#[test]
+fn verify_fails_a_probe_that_could_not_run() {
+    let Some(host) = FakeHost::start(("ubuntu", "24.04", "Ubuntu 24.04.3 LTS")) else {
+        return;
+    };
+    host.install_release(&common::build(&SiteInput::Example));
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let verify = || {
+        let run = clawbake(&args(&ssh, &["verify", "--json", "--host", &target]), None);
+        assert_eq!(run.code, 12, "{}\n{}", run.stdout, run.stderr);
+        let checks: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let status = |name: &str| {
+            let check = checks
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == name)
+                .unwrap_or_else(|| panic!("no check `{name}` in {checks}"));
+            (
+                check["status"].as_str().unwrap().to_owned(),
+                check["detail"].to_string(),
+            )
+        };
+        for name in [
+            "gateway has no direct route out",
+            "gateway refuses unauthenticated requests",
+            "egress proxy refuses a raw IP",
+            "Docker policy refuses the gateway a privileged container",
+        ] {
+            let (status, detail) = status(name);
+            assert_eq!(status, "fail", "{name}: {detail}");
+        }
+        status("gateway has no direct route out").1
+    };
+    // No docker at all.
+    let detail = verify();
+    assert!(detail.contains("docker"), "{detail}");
+    // A docker that says nothing on stdout, only noise on stderr.
+    std::fs::write(
+        host.on_host("/usr/bin/docker"),
+        "#!/bin/sh\necho 'WARNING: noise' >&2\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        host.on_host("/usr/bin/docker"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    verify();
+}

@@ -432,7 +432,7 @@ async fn probes(
     }
     out.push(check(
         "gateway has no direct route out",
-        !direct.contains("connected") && !direct.trim().is_empty(),
+        no_route(&direct),
         first_line(&direct),
     ));
     out.push(check(
@@ -457,6 +457,21 @@ async fn probes(
         first_line(&inspect),
     ));
     Ok(())
+}
+
+/// Whether [`DIRECT_PROBE`] ran and did not connect: a network error
+/// (`error ENETUNREACH`) or its own timeout. A probe that could not run at
+/// all (`docker: command not found`, a stopped container) proves nothing,
+/// so it fails.
+pub fn no_route(answer: &str) -> bool {
+    let answer = answer.trim();
+    answer == "timeout"
+        || answer.strip_prefix("error E").is_some_and(|code| {
+            !code.is_empty()
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
 }
 
 async fn firewall(host: &Host, site: &Site, out: &mut Vec<Check>) -> Result<(), Error> {
@@ -669,6 +684,23 @@ mod tests {
 
     /// The inspect line as Docker prints it, read back; and each thing
     /// `judge` is there to catch, caught.
+    #[test]
+    fn a_probe_that_could_not_run_proves_no_isolation() {
+        assert!(no_route("error ENETUNREACH\n"));
+        assert!(no_route("error ETIMEDOUT"));
+        assert!(no_route("timeout"));
+        for noise in [
+            "connected",
+            "",
+            "bash: line 1: docker: command not found",
+            "Error response from daemon: container 0123 is not running",
+            "error: something else",
+            "error ENETUNREACH and more",
+        ] {
+            assert!(!no_route(noise), "{noise}");
+        }
+    }
+
     #[test]
     fn updates_pass_only_with_the_package_its_timer_and_docker_held_back() {
         let good = "install ok installed\nenabled\nAPT::Periodic::Unattended-Upgrade \"1\";\n\
