@@ -557,3 +557,82 @@ fn bad_values_are_refused_by_their_consumers_rules() {
         assert_eq!(std::fs::read_dir(&dist).unwrap().count(), 0);
     }
 }
+
+/// The site file and every include: a regular file of at most 1 MiB, each
+/// once, and includes one level deep.
+#[test]
+fn only_regular_bounded_files_are_read_and_includes_do_not_nest() {
+    let run = Run::new(SITE);
+    // A FIFO would block an open() forever, /dev/zero would fill memory.
+    let fifo = run.path("s/fifo.toml");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for path in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let out = run.clawbake(&["build", path]);
+        assert_eq!(out.status.code(), Some(BAD_INPUT));
+        assert_eq!(
+            stderr(&out),
+            format!(
+                "error: could not read site file `{path}`: it is not a regular file\n  = help: give the path of a TOML file\n"
+            )
+        );
+    }
+    std::fs::write(run.path("s/big.toml"), "#".repeat(2 * 1024 * 1024)).unwrap();
+    let out = run.clawbake(&["build", "s/big.toml"]);
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert_eq!(
+        stderr(&out),
+        "error: could not read site file `s/big.toml`: it is larger than 1024 KiB, which no site is\n"
+    );
+
+    let with_include =
+        |list: &str| SITE.replace("[site]\n", &format!("[site]\ninclude = [{list}]\n"));
+    std::fs::write(run.path("s/site.toml"), with_include("\"site.toml\"")).unwrap();
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert_eq!(
+        stderr(&out),
+        "error: `site.toml` is included twice
+ --> s/site.toml:2:12
+  |
+2 | include = [\"site.toml\"]
+  |            ^^^^^^^^^^^ the site file, or a layer already listed
+  |
+  = help: list each layer once, and never the site file itself
+"
+    );
+    std::fs::write(run.path("s/a.toml"), "[site]\ninclude = [\"b.toml\"]\n").unwrap();
+    std::fs::write(run.path("s/site.toml"), with_include("\"a.toml\"")).unwrap();
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert_eq!(
+        stderr(&out),
+        "error: `a.toml` has an `include` of its own
+ --> s/a.toml:2:11
+  |
+2 | include = [\"b.toml\"]
+  |           ^^^^^^^^^^ includes do not nest
+  |
+  = help: list every layer in the site file's `include`, in the order they apply
+"
+    );
+    std::fs::write(run.path("s/a.toml"), "[egress]\ncache_mem_mib = 64\n").unwrap();
+    std::fs::write(
+        run.path("s/site.toml"),
+        with_include("\"a.toml\", \"./a.toml\""),
+    )
+    .unwrap();
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert!(
+        stderr(&out).starts_with("error: `./a.toml` is included twice\n"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_staging_left(run.dir.path());
+}

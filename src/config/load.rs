@@ -62,15 +62,36 @@ fn add_builtin(sources: &mut Sources, builtin: &Builtin) -> SourceId {
     })
 }
 
+/// The most a site file or an included layer may hold: a site is a few
+/// kilobytes; anything near this is not one (`/dev/zero`, a log).
+const MAX_FILE: u64 = 1024 * 1024;
+
 fn read_user_file(sources: &mut Sources, path: &Path, what: &str) -> Result<SourceId, Diagnostic> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let d = Diagnostic::new(format!("could not read {what} `{}`: {e}", path.display()));
+    use std::io::Read as _;
+    let fail =
+        |why: String| Diagnostic::new(format!("could not read {what} `{}`: {why}", path.display()));
+    // Checked before opening: opening a FIFO for reading waits for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let d = fail(e.to_string());
         if e.kind() == std::io::ErrorKind::NotFound && what == "site file" {
             d.help("create one with `clawbake init mysite`, or run `clawbake build` with no argument for the example site")
         } else {
             d
         }
     })?;
+    if !meta.is_file() {
+        return Err(fail("it is not a regular file".into()).help("give the path of a TOML file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| fail(e.to_string()))?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(fail(format!(
+            "it is larger than {} KiB, which no site is",
+            MAX_FILE / 1024
+        )));
+    }
     Ok(sources.add(Source {
         name: path.display().to_string(),
         path: Some(path.to_owned()),
@@ -98,12 +119,34 @@ fn load_into(sources: &mut Sources, input: &SiteInput) -> Result<Loaded, Diagnos
     let site = tree::parse(sources, site_id)?;
 
     let mut includes = Vec::new();
+    // Each file once: the site itself and every layer, by their real paths.
+    let mut seen: Vec<PathBuf> = match input {
+        SiteInput::File(path) => std::fs::canonicalize(path).into_iter().collect(),
+        SiteInput::Example => Vec::new(),
+    };
     for (path, origin) in include_paths(&site)? {
         let dir = site_dir.clone().unwrap_or_else(|| PathBuf::from("."));
         let full = dir.join(&path);
         let id = read_user_file(sources, &full, "included layer")
             .map_err(|d| d.primary(origin.clone(), "included here"))?;
-        includes.push((id, tree::parse(sources, id)?));
+        let real = std::fs::canonicalize(&full).unwrap_or_else(|_| full.clone());
+        if seen.contains(&real) {
+            return Err(Diagnostic::new(format!("`{path}` is included twice"))
+                .primary(origin, "the site file, or a layer already listed")
+                .help("list each layer once, and never the site file itself"));
+        }
+        seen.push(real);
+        let layer = tree::parse(sources, id)?;
+        // Includes do not nest: one list, in the site file, says every
+        // layer and its order.
+        if let Some(nested) = layer.get("site.include") {
+            return Err(
+                Diagnostic::new(format!("`{path}` has an `include` of its own"))
+                    .primary(nested.origin.clone(), "includes do not nest")
+                    .help("list every layer in the site file's `include`, in the order they apply"),
+            );
+        }
+        includes.push((id, layer));
     }
 
     // Selectors are read from base, includes and site merged, so a site can
