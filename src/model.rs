@@ -770,12 +770,27 @@ pub struct Port(pub u16);
 
 impl<'de> Deserialize<'de> for Port {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match u16::deserialize(d)? {
-            0 => Err(de::Error::custom(
-                "expected a port from 1 to 65535, found `0`",
-            )),
-            p => Ok(Port(p)),
+        /// One message for every wrong port: 0, -1, 65536, 22.0, "22".
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Port;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a port from 1 to 65535")
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Port, E> {
+                match u16::try_from(n) {
+                    Ok(p) if p != 0 => Ok(Port(p)),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(n), &self)),
+                }
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Port, E> {
+                match u16::try_from(n) {
+                    Ok(p) if p != 0 => Ok(Port(p)),
+                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(n), &self)),
+                }
+            }
         }
+        d.deserialize_u16(Visitor)
     }
 }
 

@@ -636,3 +636,73 @@ fn only_regular_bounded_files_are_read_and_includes_do_not_nest() {
     );
     assert_no_staging_left(run.dir.path());
 }
+
+/// Messages that say what is wrong: a float is shown as one, a number
+/// past any setting as a number, and every bad port in the same words.
+#[test]
+fn wrong_numbers_are_named_as_written() {
+    for (value, found) in [
+        ("22.0", "`22.0`"),
+        ("-1", "`-1`"),
+        ("0", "`0`"),
+        ("65536", "`65536`"),
+        ("inf", "`inf`"),
+        ("\"22\"", "the string \"22\""),
+        (
+            "99999999999999999999",
+            "`99999999999999999999`, a number too large for any setting",
+        ),
+    ] {
+        let run = Run::new(&SITE.replace(
+            "admin_cidrs = [\"203.0.113.7\"]",
+            &format!("admin_cidrs = [\"203.0.113.7\"]\nssh_port = {value}"),
+        ));
+        let out = run.build();
+        assert_eq!(out.status.code(), Some(BAD_INPUT));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("expected a port from 1 to 65535, found {found}\n")),
+            "{value}: {err}"
+        );
+    }
+}
+
+/// A value or a broken line is shown escaped: no byte of it can clear the
+/// screen or print a line that looks like ours; and a syntax error on a
+/// line holding a key does not show the key.
+#[test]
+fn errors_never_echo_control_characters_or_a_key() {
+    let run = Run::new(&SITE.replace(
+        "[site]\n",
+        "[site]\nname = \"a\\u001b[2J\\rbuilt ok\\u202e\"\n",
+    ));
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    let err = stderr(&out);
+    assert!(!err.contains(['\u{1b}', '\r', '\u{202e}']), "{err:?}");
+    assert!(
+        err.contains("found `a\\u{1b}[2J\\u{d}built ok\\u{202e}`"),
+        "{err}"
+    );
+
+    let run = Run::new(&SITE.replace("[site]\n", "[site]\ndomain2 = \"x\u{1b}[2J\"\n"));
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    assert!(!stderr(&out).contains('\u{1b}'), "{:?}", stderr(&out));
+
+    let key = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789";
+    let run = Run::new(&format!(
+        "{SITE}\n[providers.anthropic]\napi_key = \"{key}\n"
+    ));
+    let out = run.build();
+    assert_eq!(out.status.code(), Some(BAD_INPUT));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: could not parse `s/site.toml` as TOML\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("sk-ant") && !err.contains("abcdefghij"),
+        "{err}"
+    );
+}

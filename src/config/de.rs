@@ -158,7 +158,8 @@ fn describe_unexpected(unexp: &de::Unexpected<'_>) -> String {
         U::Bool(b) => format!("`{b}`"),
         U::Unsigned(n) => format!("`{n}`"),
         U::Signed(n) => format!("`{n}`"),
-        U::Float(n) => format!("`{n}`"),
+        // `22.0`, not `22`: the float is what is wrong with it.
+        U::Float(n) => format!("`{n:?}`"),
         U::Str(s) => format!("the string {}", super::tree::toml_string(s)),
         U::Seq => "a list".to_owned(),
         U::Map => "a table".to_owned(),
@@ -197,6 +198,10 @@ impl<'de> de::Deserializer<'de> for ValueDe<'de> {
             Node::Bool(b) => visitor.visit_bool(*b),
             Node::Datetime(d) => Err(de::Error::invalid_type(
                 de::Unexpected::Other(&format!("the date {d}")),
+                &visitor,
+            )),
+            Node::BigInteger(n) => Err(de::Error::invalid_type(
+                de::Unexpected::Other(&format!("`{n}`, a number too large for any setting")),
                 &visitor,
             )),
             Node::Array(items) => visitor.visit_seq(Seq {

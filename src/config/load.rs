@@ -46,10 +46,13 @@ pub fn load(input: &SiteInput) -> Result<Merged, Failure> {
             layers,
             site_dir,
         }),
-        Err(diagnostic) => Err(Failure {
-            sources,
-            diagnostics: vec![diagnostic],
-        }),
+        Err(diagnostic) => {
+            super::validate::redact_secret_lines(&mut sources);
+            Err(Failure {
+                sources,
+                diagnostics: vec![diagnostic],
+            })
+        }
     }
 }
 

@@ -23,6 +23,9 @@ pub enum Node {
     Array(Vec<Value>),
     String(String),
     Integer(i64),
+    /// An integer too large for an `i64`, as written: no setting takes one,
+    /// and the type check says so.
+    BigInteger(String),
     Float(f64),
     Bool(bool),
     Datetime(String),
@@ -94,7 +97,7 @@ impl Value {
             Node::Table(_) => "a table",
             Node::Array(_) => "a list",
             Node::String(_) => "a string",
-            Node::Integer(_) => "an integer",
+            Node::Integer(_) | Node::BigInteger(_) => "an integer",
             Node::Float(_) => "a float",
             Node::Bool(_) => "a boolean",
             Node::Datetime(_) => "a date",
@@ -120,7 +123,7 @@ impl Value {
             Node::Bool(b) => {
                 let _ = write!(out, "{b}");
             }
-            Node::Datetime(d) => out.push_str(d),
+            Node::Datetime(d) | Node::BigInteger(d) => out.push_str(d),
             Node::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -218,10 +221,10 @@ fn convert(value: toml::Spanned<DeValue<'_>>, source: SourceId) -> Value {
     let node = match value.into_inner() {
         DeValue::String(s) => Node::String(s.into_owned()),
         // The parser has already checked the digits; a value that does not
-        // fit an i64 is kept as text so the type check can report it.
+        // fit an i64 is kept as written so the type check can report it.
         DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
             Ok(n) => Node::Integer(n),
-            Err(_) => Node::String(i.to_string()),
+            Err(_) => Node::BigInteger(i.to_string()),
         },
         DeValue::Float(f) => Node::Float(f.as_str().parse().unwrap_or(f64::NAN)),
         DeValue::Boolean(b) => Node::Bool(b),

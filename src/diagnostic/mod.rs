@@ -57,9 +57,32 @@ impl Diagnostic {
 
     /// Render for a terminal (`color`) or for a log and tests (plain).
     pub fn render(&self, sources: &Sources, color: bool) -> String {
-        if self.primary.is_none() && self.secondary.is_empty() {
-            return self.render_bare();
+        let shown = self.shown();
+        if shown.primary.is_none() && shown.secondary.is_empty() {
+            return shown.render_bare();
         }
+        shown.render_shown(sources, color)
+    }
+
+    /// A copy safe for a terminal: every text escaped (a value with an
+    /// ESC in it must not clear the screen or print a fake line), each at
+    /// most 1000 characters.
+    fn shown(&self) -> Diagnostic {
+        let text = |t: &str| terminal_safe(t, 1000);
+        Diagnostic {
+            message: text(&self.message),
+            primary: self.primary.as_ref().map(|(o, l)| (o.clone(), text(l))),
+            secondary: self
+                .secondary
+                .iter()
+                .map(|(o, l)| (o.clone(), text(l)))
+                .collect(),
+            help: self.help.iter().map(|h| text(h)).collect(),
+            notes: self.notes.iter().map(|n| text(n)).collect(),
+        }
+    }
+
+    fn render_shown(&self, sources: &Sources, color: bool) -> String {
         let renderer = if color {
             Renderer::styled()
         } else {
@@ -83,7 +106,8 @@ impl Diagnostic {
             }
             seen.push(origin.source);
             let source = sources.get(origin.source);
-            let mut snippet = Snippet::source(source.text.as_str())
+            let text = shown_source(&source.text);
+            let mut snippet = Snippet::source(text)
                 .path(source.name.as_str())
                 .line_start(1);
             for (o, label, primary) in &annotated {
@@ -162,4 +186,51 @@ pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
+}
+
+/// `text` with control characters (but newlines) and bidirectional
+/// overrides escaped as `\u{..}`, cut at `max` characters.
+pub fn terminal_safe(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        if (c.is_control() && c != '\n') || is_bidi(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_bidi(c: char) -> bool {
+    ('\u{202a}'..='\u{202e}').contains(&c) || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// A source's text for a snippet: control characters (but newlines and
+/// tabs) and bidirectional overrides replaced by characters of the same
+/// length in bytes (`?`, or U+FFFD for a three-byte one), so every span
+/// still points where it did.
+fn shown_source(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n' && c != '\t') || is_bidi(c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\n' && c != '\t') || is_bidi(c) {
+            match c.len_utf8() {
+                3 => out.push('\u{fffd}'),
+                n => out.push_str(&"?".repeat(n)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -348,22 +348,7 @@ pub fn backups(snapshots: &[crate::host::backup::Snapshot]) -> String {
 /// overrides escaped (a host's output must not move the cursor or fake a
 /// line of ours), at most 300 characters.
 pub fn printable(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == 300 {
-            out.push('…');
-            break;
-        }
-        if c.is_control()
-            || ('\u{202a}'..='\u{202e}').contains(&c)
-            || ('\u{2066}'..='\u{2069}').contains(&c)
-        {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::diagnostic::terminal_safe(text, 300)
 }
 
 #[cfg(test)]
