@@ -706,3 +706,23 @@ fn errors_never_echo_control_characters_or_a_key() {
         "{err}"
     );
 }
+
+/// The init template's own domain builds, with a warning that says so; a
+/// real name builds without one.
+#[test]
+fn a_reserved_domain_builds_with_a_warning() {
+    let run = Run::new(&SITE.replace("x.example.com", "openclaw.example.com"));
+    let out = run.build();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with(
+            "warning: `site.domain` is `openclaw.example.com`, a name reserved for documentation and tests"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let run = Run::new(&SITE.replace("x.example.com", "agent.openclaw-host.net"));
+    let out = run.build();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("site.domain"), "{}", stderr(&out));
+}

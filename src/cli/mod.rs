@@ -7,7 +7,7 @@ pub use shared::Output;
 use shared::{runtime, site_input};
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -310,22 +310,29 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
     Ok((SiteInput::File(file), dir))
 }
 
+/// `clawbake build`: the bundle into `out`, its summary, its warnings.
+fn build(site: Option<PathBuf>, out: &Path, locked: bool) -> Result<Output, Error> {
+    let built = pipeline::build(&site_input(site))?;
+    if locked {
+        pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
+    }
+    built.bundle.write(out)?;
+    Ok(Output {
+        stdout: ui::build_summary(&built, out),
+        stderr: format!(
+            "{}{}",
+            ui::site_warnings(&built),
+            ui::unpinned_warning(&built)
+        ),
+    })
+}
+
 /// The runtime for the commands that fetch or talk to a host; the others
 /// never start one.
 /// Run a parsed command; returns what to print on stdout and stderr.
 pub fn run(cli: Cli) -> Result<Output, Error> {
     match cli.command {
-        Command::Build { site, out, locked } => {
-            let built = pipeline::build(&site_input(site))?;
-            if locked {
-                pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
-            }
-            built.bundle.write(&out)?;
-            Ok(Output {
-                stdout: ui::build_summary(&built, &out),
-                stderr: ui::unpinned_warning(&built),
-            })
-        }
+        Command::Build { site, out, locked } => build(site, &out, locked),
         Command::Init { dir } => init(&dir),
         Command::Provision {
             site,

@@ -85,6 +85,29 @@ pub fn build_summary(built: &Built, out: &Path) -> String {
     s
 }
 
+/// Warnings about the site itself: a user's site served under a name
+/// reserved for documentation or tests (RFC 2606, RFC 6761), as the init
+/// template's `openclaw.example.com` is. Empty for the example site.
+pub fn site_warnings(built: &Built) -> String {
+    if built.merged.site_dir.is_none() {
+        return String::new();
+    }
+    let domain = built.site.site.domain.as_str();
+    let reserved = ["example.com", "example.net", "example.org"]
+        .iter()
+        .any(|d| domain == *d || domain.ends_with(&format!(".{d}")))
+        || ["test", "example", "invalid", "localhost"]
+            .iter()
+            .any(|tld| domain.ends_with(&format!(".{tld}")));
+    if !reserved {
+        return String::new();
+    }
+    format!(
+        "warning: `site.domain` is `{domain}`, a name reserved for documentation and tests: no certificate or Cloudflare zone will ever serve it\n  \
+         = help: set the name OpenClaw is served under in the site file (`clawbake explain site.domain` says where it is set)\n"
+    )
+}
+
 /// The loud part: images that are not pinned. Empty when all are.
 pub fn unpinned_warning(built: &Built) -> String {
     let unpinned = &built.bundle.manifest.unpinned_images;
