@@ -511,17 +511,66 @@ fn check_egress_domain(s: &str) -> Result<(), String> {
     })
 }
 
+/// Environment variables a secret name must not replace.
+const PROCESS_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "PWD",
+    "TERM",
+    "LANG",
+    "TZ",
+    "HOSTNAME",
+    "TMPDIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "NODE_EXTRA_CA_CERTS",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "DOCKER_HOST",
+];
+
 fn check_env_name(s: &str) -> Result<(), String> {
     let ok = s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && s.bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    if !ok {
+        return Err(format!(
             "expected a name in capitals like `ANTHROPIC_API_KEY`, found `{s}`"
-        ))
+        ));
     }
+    let clawbake = [
+        "OPENCLAW_GATEWAY_TOKEN",
+        "LITELLM_MASTER_KEY",
+        "LITELLM_GATEWAY_KEY",
+        "BACKUP_KEY",
+    ];
+    // The name becomes an environment variable of a service (the gateway's
+    // env file) and a file among the host's secrets: it must not replace
+    // one that a process or clawbake itself relies on.
+    if PROCESS_ENV.contains(&s) || s.starts_with("LD_") {
+        return Err(format!(
+            "`{s}` is an environment variable programs rely on; name the secret after what it holds, like `ANTHROPIC_API_KEY`"
+        ));
+    }
+    if clawbake.contains(&s)
+        || s.starts_with("OFFSITE_")
+        || s.starts_with("OPENCLAW_")
+        || s.starts_with("RESTIC_")
+    {
+        return Err(format!(
+            "`{s}` is a name clawbake keeps for its own secrets; name the secret after what it holds, like `ANTHROPIC_API_KEY`"
+        ));
+    }
+    Ok(())
 }
 
 /// A schedule as Debian's and Ubuntu's cron (Vixie cron 3.0) reads a line

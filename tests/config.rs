@@ -531,6 +531,26 @@ fn bad_values_are_refused_by_their_consumers_rules() {
             "AAAAB3NzaC1yc2EAAAADAQABAAAAgQ",
             "the key's base64 part is damaged",
         ),
+        (
+            "[memory]\napi_key_secret = \"PATH\"\n",
+            "",
+            "`PATH` is an environment variable programs rely on",
+        ),
+        (
+            "[memory]\napi_key_secret = \"LD_PRELOAD\"\n",
+            "",
+            "`LD_PRELOAD` is an environment variable",
+        ),
+        (
+            "[providers.anthropic]\napi_key_secret = \"BACKUP_KEY\"\n",
+            "",
+            "`BACKUP_KEY` is a name clawbake keeps",
+        ),
+        (
+            "[providers.openai]\napi_key_secret = \"OFFSITE_B2_KEY\"\n",
+            "",
+            "`OFFSITE_B2_KEY` is a name clawbake keeps",
+        ),
     ];
     for (append, new_key, says) in rows {
         let mut site = SITE.to_owned();
