@@ -12,6 +12,9 @@ use crate::diagnostic::{self, Diagnostic};
 pub mod code {
     /// Something failed while doing the work (I/O, a tool).
     pub const FAILED: i32 = 1;
+    /// The command line is wrong: clap's own code, and ours for a value
+    /// clap takes as text (`--host`, `--identity`).
+    pub const USAGE: i32 = 2;
     /// The site, a layer or a lock file is wrong.
     pub const BAD_INPUT: i32 = 3;
     /// The host cannot be reached, or refused the user or key.
@@ -60,6 +63,11 @@ pub enum Error {
         message: String,
         help: Option<String>,
     },
+    /// A command-line value that cannot be used (exit 2, as clap's).
+    Usage {
+        message: String,
+        help: Option<String>,
+    },
     /// Talking to the host failed: `message` says what was being done, to
     /// whom; `code` tells an unreachable host from an unknown host key.
     Ssh {
@@ -91,6 +99,7 @@ impl Error {
         match self {
             Error::Input { .. } | Error::Message { .. } => code::BAD_INPUT,
             Error::Io { .. } => code::FAILED,
+            Error::Usage { .. } => code::USAGE,
             Error::Ssh { code, .. } | Error::Host { code, .. } => *code,
             Error::Stale { .. } => code::STALE,
             Error::Network { .. } => code::NETWORK,
@@ -105,7 +114,9 @@ impl Error {
                 diagnostics,
             } => diagnostic::render_all(diagnostics, sources, color),
             Error::Io { action, source } => format!("error: {action}: {source}\n"),
-            Error::Message { message, help } | Error::Ssh { message, help, .. } => {
+            Error::Message { message, help }
+            | Error::Usage { message, help }
+            | Error::Ssh { message, help, .. } => {
                 with_help(format!("error: {message}\n"), help.as_deref())
             }
             Error::Host {

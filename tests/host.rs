@@ -885,3 +885,96 @@ fn verify_fails_a_probe_that_could_not_run() {
     .unwrap();
     verify();
 }
+
+/// What is wrong with a host argument is said before any connection, in
+/// its own words and with the command line's exit code (2); a fingerprint
+/// the host's key does not match is never passed over.
+#[test]
+fn host_arguments_are_checked_for_what_they_are() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key = host.path("client_key").display().to_string();
+    let known = host.ssh_args()[3].clone();
+    let target = host.host_arg("root");
+    let plan = |extra: &[&str]| {
+        let mut words = vec!["plan", "--host", &target, "--known-hosts", &known];
+        words.extend_from_slice(extra);
+        clawbake(&words, None)
+    };
+
+    let run = plan(&["--identity", "/nonexistent/key"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: `--identity /nonexistent/key`: No such file or directory"),
+        "{}",
+        run.stderr
+    );
+    let public = format!("{key}.pub");
+    let run = plan(&["--identity", &public]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: `--identity {public}` is a public key\n  = help: give the private key beside it: `--identity {key}`\n"
+        )
+    );
+
+    let run = clawbake(&["plan", "--host", "root@127.0.0.1:1:2"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("more than one `:`; an IPv6 address with a port goes in brackets"),
+        "{}",
+        run.stderr
+    );
+
+    // The host's key is known, and `--accept-host-key` names another.
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let run = plan(&["--identity", &key, "--accept-host-key", wrong]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is SHA256:")
+            && run
+                .stderr
+                .contains(&format!("not {wrong} as `--accept-host-key` says")),
+        "{}",
+        run.stderr
+    );
+
+    // A `--known-hosts` in a directory that does not exist is not made.
+    let missing = dir.path().join("no/such/dir/known_hosts");
+    let run = clawbake(
+        &[
+            "plan",
+            "--host",
+            &target,
+            "--identity",
+            &key,
+            "--known-hosts",
+            missing.to_str().unwrap(),
+            "--accept-host-key",
+            &fingerprint_of(&host),
+        ],
+        None,
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert!(!dir.path().join("no").exists());
+}
+
+/// The SHA256 fingerprint of the fake host's key, as ssh-keygen prints it.
+fn fingerprint_of(host: &FakeHost) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(host.path("host_key.pub"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}

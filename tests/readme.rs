@@ -56,3 +56,59 @@ fn the_worked_example_builds_and_explains_as_documented() {
             });
     assert_eq!(got, expected);
 }
+
+/// The README's exit-code table: every code `src/error.rs` defines has a
+/// row, no row names a code that does not exist, and what the binary does
+/// matches what the rows say for the cases the table names.
+#[test]
+fn the_exit_code_table_is_the_one_the_binary_uses() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    let table = &readme[readme.find("## Exit codes").expect("an exit-code table")..];
+    let rows: std::collections::BTreeMap<i32, String> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("| 0 "))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let mut cells = l.split('|').map(str::trim).skip(1);
+            Some((cells.next()?.parse().ok()?, cells.next()?.to_owned()))
+        })
+        .collect();
+    let source = std::fs::read_to_string(common::root().join("src/error.rs")).unwrap();
+    let mut defined: Vec<i32> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const "))
+        .filter_map(|l| l.split_once(": i32 = "))
+        .map(|(_, n)| n.trim_end_matches(';').parse().unwrap())
+        .collect();
+    defined.push(0);
+    defined.sort_unstable();
+    let documented: Vec<i32> = rows.keys().copied().collect();
+    assert_eq!(documented, defined, "README rows vs src/error.rs codes");
+
+    let code = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .code()
+            .unwrap()
+    };
+    let missing = code(&["build", "/nonexistent/site.toml"]);
+    assert!(
+        rows[&missing].contains("site file"),
+        "{missing}: {}",
+        rows[&missing]
+    );
+    let bad_host = code(&["plan", "--host", "root@203.0.113.7:1:2"]);
+    assert!(
+        rows[&bad_host].contains("`--host`"),
+        "{bad_host}: {}",
+        rows[&bad_host]
+    );
+    let unparsed = code(&["build", "--no-such-flag"]);
+    assert!(
+        rows[&unparsed].contains("could not be parsed"),
+        "{unparsed}"
+    );
+}

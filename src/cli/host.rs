@@ -52,10 +52,13 @@ fn default_known_hosts() -> PathBuf {
 
 impl HostArgs {
     fn access(&self) -> Result<Access, Error> {
-        let target = Target::parse(&self.host).map_err(|why| Error::Message {
+        let target = Target::parse(&self.host).map_err(|why| Error::Usage {
             message: format!("`--host {}`: {why}", self.host),
             help: Some("write it as `user@host`, `user@host:port` or `user@[ipv6]:port`".into()),
         })?;
+        if let Some(key) = &self.identity {
+            check_identity(key)?;
+        }
         Ok(Access {
             target,
             options: Options {
@@ -67,6 +70,43 @@ impl HostArgs {
             },
         })
     }
+}
+
+/// `--identity FILE`: a private key that is there, before any connection
+/// (libssh2 says only that the key was refused).
+fn check_identity(key: &Path) -> Result<(), Error> {
+    let text = match std::fs::read(key) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return Err(Error::Usage {
+                message: format!("`--identity {}`: {e}", key.display()),
+                help: Some("give the private key file, e.g. `--identity ~/.ssh/id_ed25519`".into()),
+            });
+        }
+    };
+    let head = String::from_utf8_lossy(&text[..text.len().min(64)]).into_owned();
+    if !head.contains("PRIVATE KEY") {
+        let public =
+            head.starts_with("ssh-") || head.starts_with("ecdsa-") || head.starts_with("sk-");
+        return Err(Error::Usage {
+            message: format!(
+                "`--identity {}` is {}",
+                key.display(),
+                if public {
+                    "a public key"
+                } else {
+                    "not a private key"
+                }
+            ),
+            help: Some(match key.to_string_lossy().strip_suffix(".pub") {
+                Some(private) if public => {
+                    format!("give the private key beside it: `--identity {private}`")
+                }
+                _ => "give the private key file, e.g. `--identity ~/.ssh/id_ed25519`".into(),
+            }),
+        });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,6 +56,12 @@ pub enum SshError {
         fingerprint: String,
         known_hosts: PathBuf,
     },
+    /// `--accept-host-key` names another key than the host presents.
+    HostKeyNotAsGiven {
+        target: Target,
+        fingerprint: String,
+        given: String,
+    },
     AuthRefused {
         target: Target,
         how: String,
@@ -76,7 +83,9 @@ impl SshError {
     /// not the one we know (or not known at all).
     pub fn code(&self) -> i32 {
         match self {
-            SshError::HostKeyUnknown { .. } | SshError::HostKeyChanged { .. } => code::HOST_KEY,
+            SshError::HostKeyUnknown { .. }
+            | SshError::HostKeyChanged { .. }
+            | SshError::HostKeyNotAsGiven { .. } => code::HOST_KEY,
             _ => code::UNREACHABLE,
         }
     }
@@ -98,6 +107,10 @@ impl SshError {
             )),
             SshError::AuthRefused { .. } => Some(
                 "give the key with `--identity FILE`, or load it into your SSH agent".to_owned(),
+            ),
+            SshError::HostKeyNotAsGiven { .. } => Some(
+                "check the fingerprint on the provider's console again: another key means another machine answers"
+                    .to_owned(),
             ),
             _ => None,
         }
@@ -138,6 +151,14 @@ impl fmt::Display for SshError {
                 f,
                 "the host key of {target} has CHANGED: it is now {fingerprint}, not the key in {}",
                 known_hosts.display()
+            ),
+            SshError::HostKeyNotAsGiven {
+                target,
+                fingerprint,
+                given,
+            } => write!(
+                f,
+                "the host key of {target} is {fingerprint}, not {given} as `--accept-host-key` says"
             ),
             SshError::AuthRefused { target, how } => write!(f, "{target} refused {how}"),
             SshError::Dropped {
@@ -412,6 +433,15 @@ fn check_host_key(session: &Session, target: &Target, options: &Options) -> Resu
                 detail: e.to_string(),
             })?;
     }
+    if let Some(given) = options.accept_host_key.as_deref() {
+        if given != fp {
+            return Err(SshError::HostKeyNotAsGiven {
+                target: target.clone(),
+                fingerprint: fp,
+                given: given.to_owned(),
+            });
+        }
+    }
     match known.check_port(&target.host, target.port, key) {
         CheckResult::Match => Ok(()),
         CheckResult::Mismatch => Err(SshError::HostKeyChanged {
@@ -435,8 +465,19 @@ fn check_host_key(session: &Session, target: &Target, options: &Options) -> Resu
                 base64::engine::general_purpose::STANDARD.encode(key)
             );
             let write = || -> std::io::Result<()> {
+                // `~/.ssh` is made when missing, as ssh makes it; any other
+                // missing directory is a typo in `--known-hosts`.
                 if let Some(dir) = options.known_hosts.parent() {
-                    std::fs::create_dir_all(dir)?;
+                    if !dir.as_os_str().is_empty() && !dir.is_dir() {
+                        if dir.file_name().is_some_and(|n| n == ".ssh") {
+                            std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+                        } else {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::NotFound,
+                                format!("the directory {} does not exist", dir.display()),
+                            ));
+                        }
+                    }
                 }
                 let mut f = std::fs::OpenOptions::new()
                     .create(true)

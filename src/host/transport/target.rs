@@ -39,7 +39,13 @@ impl Target {
                 None => return bad("unexpected text after `]`"),
             }
         } else if rest.matches(':').count() > 1 {
-            (rest, None) // a bare IPv6 address
+            // A bare IPv6 address; anything else with two `:` is a typo.
+            if rest.parse::<std::net::Ipv6Addr>().is_err() {
+                return bad(
+                    "more than one `:`; an IPv6 address with a port goes in brackets, `[2001:db8::1]:9922`",
+                );
+            }
+            (rest, None)
         } else {
             match rest.split_once(':') {
                 Some((h, p)) => (h, Some(p)),
