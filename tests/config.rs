@@ -482,9 +482,24 @@ fn ssh_keys_are_read_as_openssh_reads_them() {
 /// One row per key and bad value: each refused (exit 3, `dist/` untouched)
 /// with its own message, by the rule of the program that reads it.
 #[test]
+#[allow(clippy::too_many_lines)] // a table: one row per key and bad value
 fn bad_values_are_refused_by_their_consumers_rules() {
     let key = "AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD";
+    // An admin list in place of the site's (`ADMIN:` marks the row).
+    let cidr = |c: &str| format!("ADMIN:admin_cidrs = [{c}]");
+    let loopback = cidr("\"127.0.0.1\"");
+    let link_local = cidr("\"169.254.10.0/24\"");
+    let v6_link_local = cidr("\"fe80::1\"");
+    let halves = cidr("\"0.0.0.0/1\", \"128.0.0.0/1\"");
     let rows: &[(&str, &str, &str)] = &[
+        (
+            &loopback,
+            "",
+            "a loopback address: no packet from there arrives",
+        ),
+        (&link_local, "", "a link-local address"),
+        (&v6_link_local, "", "a link-local address"),
+        (&halves, "", "together these ranges match every address"),
         // (what the site gets, replacing or appending, what the error says)
         (
             "[docker.daemon]\nlog_max_size = \"lots\"\n",
@@ -557,8 +572,12 @@ fn bad_values_are_refused_by_their_consumers_rules() {
         if !new_key.is_empty() {
             site = site.replace(key, new_key);
         }
-        site.push('\n');
-        site.push_str(append);
+        if let Some(admin) = append.strip_prefix("ADMIN:") {
+            site = site.replace("admin_cidrs = [\"203.0.113.7\"]", admin);
+        } else {
+            site.push('\n');
+            site.push_str(append);
+        }
         let run = Run::new(&site);
         let dist = run.path("dist");
         std::fs::create_dir(&dist).unwrap();

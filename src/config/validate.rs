@@ -305,6 +305,36 @@ impl Checks<'_> {
             );
         }
         for (i, cidr) in site.firewall.admin_cidrs.iter().enumerate() {
+            if let Some(what) = never_a_client(cidr.0) {
+                self.error(
+                    &format!("firewall.admin_cidrs[{i}]"),
+                    &format!("`{cidr}` can never reach the server's SSH"),
+                    &format!("{what}: no packet from there arrives over the internet"),
+                    Some(
+                        "list the public address you administer from (`curl -4 ifconfig.co` on your machine tells it)"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        if site.firewall.admin_cidrs.len() > 1 {
+            // The whole internet in pieces (`0.0.0.0/1` and `128.0.0.0/1`)
+            // is the whole internet.
+            let nets: Vec<IpNet> = site.firewall.admin_cidrs.iter().map(|c| c.0).collect();
+            let whole = IpNet::aggregate(&nets).iter().any(|n| n.prefix_len() == 0);
+            if whole {
+                self.error(
+                    "firewall.admin_cidrs",
+                    "SSH would be open to the whole internet",
+                    "together these ranges match every address",
+                    Some(
+                        "list the addresses you administer from; a VPN's exit address works too"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        for (i, cidr) in site.firewall.admin_cidrs.iter().enumerate() {
             if cidr.0.prefix_len() == 0 {
                 self.error(
                     &format!("firewall.admin_cidrs[{i}]"),
@@ -850,6 +880,27 @@ fn docker_size(text: &str) -> Option<f64> {
         return None;
     }
     number.parse::<f64>().ok().map(|n| n * scale)
+}
+
+/// Why `net` can never be where an administrator connects from over the
+/// internet: loopback, link-local, multicast, unspecified or broadcast.
+fn never_a_client(net: IpNet) -> Option<&'static str> {
+    match net.addr() {
+        IpAddr::V4(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V4(a) if a.is_link_local() => Some("a link-local address"),
+        IpAddr::V4(a) if a.is_multicast() => Some("a multicast address"),
+        IpAddr::V4(a) if a.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V4(a) if a.is_unspecified() && net.prefix_len() > 0 => {
+            Some("the unspecified address")
+        }
+        IpAddr::V6(a) if a.is_loopback() => Some("a loopback address"),
+        IpAddr::V6(a) if a.is_multicast() => Some("a multicast address"),
+        IpAddr::V6(a) if a.is_unspecified() && net.prefix_len() > 0 => {
+            Some("the unspecified address")
+        }
+        IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => Some("a link-local address"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
