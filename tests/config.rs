@@ -500,6 +500,26 @@ fn bad_values_are_refused_by_their_consumers_rules() {
         (&link_local, "", "a link-local address"),
         (&v6_link_local, "", "a link-local address"),
         (&halves, "", "together these ranges match every address"),
+        (
+            "[stack.sandbox]\npids = 0\n",
+            "",
+            "expected 16 to 65536 processes per sandbox (Docker takes 0 for no limit), found 0",
+        ),
+        (
+            "[stack]\nhealthcheck_timeout_secs = 0\n",
+            "",
+            "Docker takes 0 for its 30 s default",
+        ),
+        (
+            "[backup]\nkeep_days = 0\n",
+            "",
+            "restic keeps every one with 0",
+        ),
+        (
+            "[openclaw]\nmax_tokens = 0\n",
+            "",
+            "expected 1 to 1000000 tokens per reply",
+        ),
         // (what the site gets, replacing or appending, what the error says)
         (
             "[docker.daemon]\nlog_max_size = \"lots\"\n",

@@ -527,6 +527,7 @@ impl Checks<'_> {
                 Some("write `user = \"1000:1000\"`".to_owned()),
             );
         }
+        self.ranges(site);
         if site.firewall.admin_cidrs.len() > 64 {
             self.error(
                 "firewall.admin_cidrs",
@@ -534,6 +535,75 @@ impl Checks<'_> {
                 "at most 64",
                 None,
             );
+        }
+    }
+
+    /// Whole numbers whose 0 (or a huge value) their consumer takes for
+    /// something else than the user meant: Docker's `pids-limit 0` is no
+    /// limit, a healthcheck timeout of 0 is Docker's default 30 s, sshd's
+    /// `MaxAuthTries 0` locks everyone out, restic's `--keep-daily 0` keeps
+    /// every backup forever.
+    fn ranges(&mut self, site: &Site) {
+        let rows: [(&str, u64, u64, u64, &str); 7] = [
+            (
+                "stack.sandbox.pids",
+                u64::from(site.stack.sandbox.pids),
+                16,
+                65_536,
+                "processes per sandbox (Docker takes 0 for no limit)",
+            ),
+            (
+                "stack.max_sandboxes",
+                u64::from(site.stack.max_sandboxes),
+                1,
+                64,
+                "sandboxes at once",
+            ),
+            (
+                "stack.health_timeout_secs",
+                u64::from(site.stack.health_timeout_secs),
+                10,
+                3600,
+                "seconds to wait for a healthy stack",
+            ),
+            (
+                "stack.healthcheck_timeout_secs",
+                u64::from(site.stack.healthcheck_timeout_secs),
+                1,
+                300,
+                "seconds per healthcheck (Docker takes 0 for its 30 s default)",
+            ),
+            (
+                "ssh.max_auth_tries",
+                u64::from(site.ssh.max_auth_tries),
+                1,
+                10,
+                "tries per connection (sshd takes 0 as none, which locks everyone out)",
+            ),
+            (
+                "openclaw.max_tokens",
+                u64::from(site.openclaw.max_tokens),
+                1,
+                1_000_000,
+                "tokens per reply",
+            ),
+            (
+                "backup.keep_days",
+                u64::from(site.backup.keep_days),
+                1,
+                3650,
+                "daily backups kept (restic keeps every one with 0)",
+            ),
+        ];
+        for (key, value, low, high, what) in rows {
+            if !(low..=high).contains(&value) {
+                self.error(
+                    key,
+                    &format!("invalid value for `{key}`"),
+                    &format!("expected {low} to {high} {what}, found {value}"),
+                    None,
+                );
+            }
         }
     }
 
