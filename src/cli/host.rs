@@ -351,8 +351,16 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
     let (restored, checks) = runtime()?.block_on(async {
         let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
         let bar = ui::progress::BackupBar::new();
-        let restored =
-            restore::restore(&host, &copy, &password, snapshot.as_deref(), timeout, &bar).await;
+        let restored = restore::restore(
+            &host,
+            &copy,
+            &password,
+            snapshot.as_deref(),
+            timeout,
+            &secrets::all_readers(&built.bundle),
+            &bar,
+        )
+        .await;
         bar.finish();
         let restored = restored?;
         let checks = verify::run(&host, &built.site, &built.bundle).await?;
@@ -912,7 +920,16 @@ async fn cut_over(
     let password = backup::password(old).await?;
     write_private(&dir.join("password"), &password)?;
     let copy = restore::check_copy(dir)?;
-    restore::restore(new, &copy, &password, Some(&taken.snapshot), timeout, &bar).await?;
+    restore::restore(
+        new,
+        &copy,
+        &password,
+        Some(&taken.snapshot),
+        timeout,
+        &secrets::all_readers(&built.bundle),
+        &bar,
+    )
+    .await?;
     bar.finish();
     let checks = verify::run(new, &built.site, &built.bundle).await?;
     Ok((taken, checks))

@@ -174,6 +174,7 @@ pub async fn restore(
     password: &[u8],
     snapshot: Option<&str>,
     health_timeout: u64,
+    services: &[String],
     progress: &dyn Progress,
 ) -> Result<Restored, Error> {
     let state = super::remote::host_state(host).await?;
@@ -251,7 +252,7 @@ pub async fn restore(
         }
     }
     let swapped = host
-        .root_output(&swap_command(health_timeout))
+        .root_output(&swap_command(health_timeout, services))
         .await
         .map_err(|e| swap_cut(e, &host.access.target.to_string()))?;
     let kept = swapped
@@ -318,14 +319,21 @@ fn stage_command(upload: &str, key: &str, snapshot: Option<&str>) -> String {
 
 /// Stop the gateway (the one service that holds the state), swap the state
 /// and the secrets in (keeping the host's own backup key and what came
-/// before), and recreate every service, so each starts fresh with the new
-/// secrets (a stopped Squid container started again came up unhealthy in
-/// the VM test); if the stack is not healthy, put back what came before.
+/// before), and recreate the gateway and every service that reads a
+/// secret (`services`), so each starts with the restored ones; the others
+/// (Squid, Caddy, the socket proxy) hold neither and keep running. If they
+/// are not healthy, put back what came before.
 /// A cut connection changes nothing: hangups and broken pipes are ignored
 /// and a line that cannot be written back is dropped, so the swap always
 /// runs to its end, restored and started or put back.
-fn swap_command(health_timeout: u64) -> String {
+fn swap_command(health_timeout: u64, services: &[String]) -> String {
     let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
+    let mut recreate: Vec<String> = vec![CONTAINER.to_owned()];
+    recreate.extend(services.iter().cloned());
+    recreate.sort();
+    recreate.dedup();
+    let recreate: Vec<String> = recreate.iter().map(|s| shell_quote(s)).collect();
+    let recreate = recreate.join(" ");
     let secrets = super::secrets::DIR;
     format!(
         "set -eu; umask 077; trap '' HUP PIPE; say() {{ printf '%s\\n' \"$1\" 2>/dev/null || true; }}; \
@@ -339,14 +347,14 @@ fn swap_command(health_timeout: u64) -> String {
          for f in {STAGING}/tree{secrets}/*; do n=$(basename \"$f\"); \
            if [ -f \"$f\" ] && [ \"$n\" != BACKUP_KEY ]; then install -m 0600 \"$f\" {secrets}/\"$n\"; fi; done; \
          say \"kept=$kept\"; \
-         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} --force-recreate >>\"$log\" 2>&1; then \
+         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} --force-recreate --no-deps {recreate} >>\"$log\" 2>&1; then \
            rm -rf {STAGING}; \
          else \
            {compose} stop {CONTAINER} >>\"$log\" 2>&1 || true; \
            mv {STATE_DIR} \"$kept.restored\"; mv \"$kept\" {STATE_DIR}; \
            rm -rf {secrets}; mv \"$kept.secrets\" {secrets}; \
            /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 || true; \
-           {compose} up -d --force-recreate >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
+           {compose} up -d --force-recreate --no-deps {recreate} >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
            say \"unhealthy=$(tail -n 5 \"$log\" | tr '\\n' ' ')\"; say \"kept=$kept.restored\"; \
          fi"
     )

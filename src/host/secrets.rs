@@ -100,6 +100,20 @@ fn readers(bundle: &Bundle) -> Vec<(String, String, Delivery)> {
     out
 }
 
+/// Every service that reads a secret at all (as a file or from its
+/// environment): the ones a restore, which puts every secret back,
+/// recreates.
+pub fn all_readers(bundle: &Bundle) -> Vec<String> {
+    let mut services: Vec<String> = readers(bundle)
+        .into_iter()
+        .filter(|(_, _, d)| *d != Delivery::HostJob)
+        .map(|(_, service, _)| service)
+        .collect();
+    services.sort();
+    services.dedup();
+    services
+}
+
 /// The services that read `name` as a file: they read it when they start,
 /// and Compose sees no change in their config, so they are recreated.
 pub fn file_readers(bundle: &Bundle, name: &str) -> Vec<String> {
