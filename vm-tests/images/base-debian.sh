@@ -15,6 +15,9 @@ work="$out/rootfs.d"
 rm -rf "$work"
 mkdir -p "$out"
 
+# The apt timers stay enabled (verify checks them) but fire only in 2099:
+# an upgrade run mid-test (sshd restarted, the dpkg lock taken) would make
+# the suite flaky, and the guest's clock jumps when a paused VM resumes.
 # The hooks run in a shell that mmdebstrap starts with the root as $1.
 # shellcheck disable=SC2016
 mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
@@ -31,6 +34,7 @@ mmdebstrap --quiet --variant=minbase --mode=root --format=directory \
   --customize-hook='ln -sf ../run/systemd/resolve/stub-resolv.conf "$1"/etc/resolv.conf' \
   --customize-hook='rm -f "$1"/etc/hostname "$1"/etc/machine-id && touch "$1"/etc/machine-id' \
   --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*' \
+  --customize-hook='for t in apt-daily apt-daily-upgrade; do mkdir -p "$1"/etc/systemd/system/$t.timer.d && printf "[Timer]\nOnCalendar=\nOnCalendar=2099-01-01\n" > "$1"/etc/systemd/system/$t.timer.d/vm-test.conf; done' \
   --customize-hook="install -D -m 0600 $preload \"\$1\"/var/lib/clawbake/images/standins.tar" \
   --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
   trixie "$work" http://deb.debian.org/debian

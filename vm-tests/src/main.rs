@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! vm-test                     every scenario, each in a fresh VM (rebuild
-//!                             continues on provision's VM when both run)
+//!                             continues on provision's VM when both run,
+//!                             migrate on rebuild's, moving it to
+//!                             cloud-init's, kept paused for it)
 //! vm-test cloud-init          one scenario
 //! CLAWBAKE_VM_KEEP=1 vm-test  keep a failed VM and print how to SSH in
 //! ```
@@ -81,6 +83,33 @@ fn usage(all: &[Scenario]) -> String {
     s
 }
 
+/// The scenarios `args` names (every one when none), in the suite's
+/// order, with the ones whose VM a chosen scenario borrows.
+fn choose<'a>(all: &'a [Scenario], args: &[String]) -> Result<Vec<&'a Scenario>> {
+    for a in args {
+        if !all.iter().any(|s| s.name == a) {
+            eprint!("{}", usage(all));
+            bail!("no scenario `{a}`");
+        }
+    }
+    let mut wanted: Vec<&str> = args.iter().map(String::as_str).collect();
+    for s in all {
+        if let Some(lender) = s.borrows {
+            if wanted.contains(&s.name) && !wanted.contains(&lender) {
+                say!(
+                    "`{}` borrows the VM of `{lender}`: running that too",
+                    s.name
+                );
+                wanted.push(lender);
+            }
+        }
+    }
+    Ok(all
+        .iter()
+        .filter(|s| args.is_empty() || wanted.contains(&s.name))
+        .collect())
+}
+
 fn run() -> Result<bool> {
     let all = scenarios::all();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -88,16 +117,8 @@ fn run() -> Result<bool> {
         print!("{}", usage(&all));
         return Ok(true);
     }
-    for a in &args {
-        if !all.iter().any(|s| s.name == a) {
-            eprint!("{}", usage(&all));
-            bail!("no scenario `{a}`");
-        }
-    }
-    let chosen: Vec<&Scenario> = all
-        .iter()
-        .filter(|s| args.is_empty() || args.iter().any(|a| a == s.name))
-        .collect();
+    let chosen = choose(&all, &args)?;
+    let lent: Vec<&'static str> = chosen.iter().filter_map(|s| s.borrows).collect();
 
     let suite = Instant::now();
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -135,13 +156,16 @@ fn run() -> Result<bool> {
         .prefix("clawbake-vm-test-")
         .tempdir()
         .context("creating the work directory")?;
-    let ctx = Context {
+    let key = site::keygen(work.path())?;
+    let ctx = Context::new(
         repo,
         clawbake,
         base,
         accel,
-        work: work.path().to_owned(),
-    };
+        work.path().to_owned(),
+        key,
+        lent,
+    );
     let keep = std::env::var("CLAWBAKE_VM_KEEP").is_ok_and(|v| v == "1");
 
     let results = run_lanes(&lanes_of(chosen), &ctx, keep);
@@ -291,6 +315,11 @@ fn run_lane(lane: &[&Scenario], ctx: &Context, keep: bool, at_once: bool) -> Lan
         }
     }
     drop(carried);
+    for scenario in lane {
+        if ctx.lent.contains(&scenario.name) {
+            ctx.lane_done(scenario.name);
+        }
+    }
     done.report = report::lane_end();
     done
 }
@@ -370,6 +399,11 @@ fn run_scenario(
     if passed && hand_on {
         return Ok((passed, timings, Some((vm, prepared))));
     }
+    if passed && ctx.lent.contains(&scenario.name) {
+        say!("keeping the VM, paused, for the scenario that borrows it");
+        ctx.park(scenario.name, Some((vm, prepared)));
+        return Ok((passed, timings, None));
+    }
     drop(vm);
     Ok((passed, timings, None))
 }
@@ -412,13 +446,24 @@ mod tests {
         let all = scenarios::all();
         assert_eq!(
             names(&lanes_of(all.iter().collect())),
-            [vec!["cloud-init"], vec!["provision", "rebuild"]]
+            [vec!["cloud-init"], vec!["provision", "rebuild", "migrate"]]
         );
         // Without the one it continues, it starts a lane of its own.
         let chosen = all.iter().filter(|s| s.name != "provision").collect();
         assert_eq!(
             names(&lanes_of(chosen)),
-            [vec!["cloud-init"], vec!["rebuild"]]
+            [vec!["cloud-init"], vec!["rebuild", "migrate"]]
         );
+    }
+
+    #[test]
+    fn a_scenario_brings_the_one_whose_vm_it_borrows() {
+        let all = scenarios::all();
+        let chosen = choose(&all, &["migrate".to_owned()]).unwrap();
+        assert_eq!(
+            names(&lanes_of(chosen)),
+            [vec!["cloud-init"], vec!["migrate"]]
+        );
+        assert!(choose(&all, &["nope".to_owned()]).is_err());
     }
 }

@@ -12,6 +12,18 @@ use crate::error::{Context, Result};
 /// The key the checked-in site carries until the harness replaces it.
 const PLACEHOLDER_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD replace-me@example";
 
+/// A host-scope change to the test site: what `provision` refuses as
+/// "rebuild required" and `migrate` moves to. The cloud-init scenario's VM
+/// is built with it, so that it is the fresh server a migration goes to.
+pub const HOST_CHANGE: &str = "[host.sysctl]\n\"vm.swappiness\" = 20\n";
+
+/// The test site with [`HOST_CHANGE`] appended.
+pub fn with_host_change(mut text: String) -> String {
+    text.push('\n');
+    text.push_str(HOST_CHANGE);
+    text
+}
+
 /// A key pair for this run.
 pub fn keygen(dir: &Path) -> Result<PathBuf> {
     let key = dir.join("id_ed25519");

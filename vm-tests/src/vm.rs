@@ -1,7 +1,7 @@
 //! One QEMU VM: 4 vCPU, 8 GiB, a qcow2 overlay on the base, the NoCloud
 //! seed as a second virtio disk, user-mode networking with SSH (port 22 and
 //! the admin port) forwarded to free ports on 127.0.0.1, the serial console
-//! in a file and a QMP socket to power it off.
+//! in a file and a QMP socket to power it off (or pause it).
 //!
 //! Every VM is listed in a registry while it runs, so the Ctrl-C handler
 //! can stop it; dropping a [`Vm`] (also while a panic unwinds) stops it and
@@ -316,6 +316,33 @@ impl Drop for Vm {
 }
 
 impl Vm {
+    /// Stop the guest's CPUs (QMP `stop`): a VM kept for a later scenario
+    /// costs the host nothing while it waits. Its clock stands still too,
+    /// so [`Vm::resume`] sets it again.
+    pub fn pause(&self) -> Result<()> {
+        qmp(&self.qmp_socket(), "stop").context("pausing the VM")
+    }
+
+    /// Run the guest's CPUs again (QMP `cont`) and set its clock to this
+    /// machine's, which ran on while it stood.
+    pub fn resume(&self) -> Result<()> {
+        qmp(&self.qmp_socket(), "cont").context("resuming the VM")?;
+        let conn = self
+            .connect(self.admin_port, Duration::from_secs(60))
+            .context("logging in after resuming")?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        conn.output(&format!("date -u -s @{now} >/dev/null"))
+            .map_err(|e| crate::error::Error(format!("setting the resumed guest's clock: {e}")))?;
+        Ok(())
+    }
+
+    fn qmp_socket(&self) -> PathBuf {
+        self.dir.join("qmp.sock")
+    }
+
     fn pid(&self) -> Option<u32> {
         let reg = REGISTRY
             .lock()
@@ -352,8 +379,13 @@ fn stop(mut r: Running) {
     let _ = fs::remove_dir_all(&r.dir);
 }
 
-fn powerdown(qmp: &Path) -> std::io::Result<()> {
-    let mut sock = UnixStream::connect(qmp)?;
+fn powerdown(qmp_socket: &Path) -> std::io::Result<()> {
+    qmp(qmp_socket, "system_powerdown")
+}
+
+/// One QMP command without arguments, its answer read and dropped.
+fn qmp(socket: &Path, command: &str) -> std::io::Result<()> {
+    let mut sock = UnixStream::connect(socket)?;
     sock.set_read_timeout(Some(Duration::from_secs(3)))?;
     let mut reader = BufReader::new(sock.try_clone()?);
     let mut line = String::new();
@@ -361,9 +393,15 @@ fn powerdown(qmp: &Path) -> std::io::Result<()> {
     sock.write_all(b"{\"execute\":\"qmp_capabilities\"}\n")?;
     line.clear();
     reader.read_line(&mut line)?;
-    sock.write_all(b"{\"execute\":\"system_powerdown\"}\n")?;
+    sock.write_all(format!("{{\"execute\":\"{command}\"}}\n").as_bytes())?;
     line.clear();
     reader.read_line(&mut line)?;
+    if line.contains("\"error\"") {
+        return Err(std::io::Error::other(format!(
+            "QMP {command}: {}",
+            line.trim()
+        )));
+    }
     Ok(())
 }
 

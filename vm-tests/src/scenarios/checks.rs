@@ -768,10 +768,8 @@ pub fn backup_checks(
         .arg(&prep.site);
     let started = Instant::now();
     let (code, text, _) = run_clawbake(cmd, vm, prep, "backup", vm.admin_port, None)?;
-    timings.record(
-        "clawbake backup --to (take and copy off)",
-        started.elapsed(),
-    );
+    let backup_took = started.elapsed();
+    timings.record("clawbake backup --to (take and copy off)", backup_took);
     let paused = text
         .lines()
         .find_map(|l| l.split("paused for ").nth(1))
@@ -836,6 +834,11 @@ pub fn backup_checks(
         .arg(&prep.site);
     let (code, text, took) = run_clawbake(cmd, vm, prep, "restore", vm.admin_port, None)?;
     timings.record("clawbake restore (upload, check, swap, verify)", took);
+    if code == 0 {
+        *ctx.bare_backup_restore
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(backup_took + took);
+    }
     checks.check(
         "`clawbake restore` puts the copy's state back (as the gateway reads it), the stack healthy and verified",
         || {

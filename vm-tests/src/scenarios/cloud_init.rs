@@ -1,6 +1,9 @@
 //! cloud-init: clawbake's user-data, exactly as built, as the only seed.
 //! The guest boots, cloud-init applies the release, and the host ends up
-//! hardened with a healthy stack. Checked over SSH on the admin port.
+//! hardened with a healthy stack. Checked over SSH on the admin port. The
+//! site carries a host-scope change ([`site::HOST_CHANGE`]) against the
+//! provision lane's, so that this VM, kept paused, is the fresh server the
+//! migrate scenario moves that lane's host to.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,14 +23,15 @@ pub fn scenario() -> Scenario {
         name: "cloud-init",
         about: "build, seed, boot: cloud-init alone reaches a hardened host with a healthy stack",
         continues: None,
+        borrows: None,
         prepare,
         run,
     }
 }
 
 fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
-    let key = site::keygen(dir)?;
-    let site_file = site::write(&ctx.repo, dir, &key, |t| t)?;
+    let key = ctx.key.clone();
+    let site_file = site::write(&ctx.repo, dir, &key, site::with_host_change)?;
     let dist = dir.join("dist");
     site::build(&ctx.clawbake, &site_file, &dist)?;
     let seed = seed::write(dir, &dist.join("user-data"), &dist.join("meta-data"))?;

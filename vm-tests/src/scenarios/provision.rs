@@ -22,6 +22,7 @@ pub fn scenario() -> Scenario {
         name: "provision",
         about: "a fresh VM with only an SSH key: `clawbake provision --host` reaches the same verified state",
         continues: None,
+        borrows: None,
         prepare,
         run,
     }
@@ -49,7 +50,7 @@ pub fn key_only_seed(dir: &Path, key: &Path) -> Result<std::path::PathBuf> {
 }
 
 fn prepare(ctx: &Context, dir: &Path) -> Result<Prepared> {
-    let key = site::keygen(dir)?;
+    let key = ctx.key.clone();
     let site_file = site::write(&ctx.repo, dir, &key, |t| t)?;
     let dist = dir.join("dist");
     site::build(&ctx.clawbake, &site_file, &dist)?;

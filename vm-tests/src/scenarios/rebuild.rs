@@ -27,6 +27,7 @@ pub fn scenario() -> Scenario {
         name: "rebuild",
         about: "stack change keeps the data volume; rollback; host change refused; no-op provision",
         continues: Some("provision"),
+        borrows: None,
         prepare: |ctx, dir| {
             let mut prep = provision_prepare(ctx, dir)?;
             prep.same_admin_port = true;
@@ -126,12 +127,7 @@ fn run(
         }
     });
 
-    let host_site = variant(
-        ctx,
-        prep,
-        "host-change",
-        "[host.sysctl]\n\"vm.swappiness\" = 20\n",
-    )?;
+    let host_site = variant(ctx, prep, "host-change", site::HOST_CHANGE)?;
     let (code, _, _) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &host_site)?;
     checks.check("a host change is refused: rebuild required", || {
         if code == REBUILD_REQUIRED {

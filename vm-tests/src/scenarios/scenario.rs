@@ -32,6 +32,9 @@ pub struct Scenario {
     pub about: &'static str,
     /// The scenario whose VM, once it has passed, this one may continue.
     pub continues: Option<&'static str>,
+    /// The scenario whose VM, once it has passed, this one uses as a
+    /// second host beside its own (that one is kept for it, paused).
+    pub borrows: Option<&'static str>,
     pub prepare: fn(&Context, &std::path::Path) -> Result<Prepared>,
     pub run: fn(&Vm, &Context, &Prepared, &mut Checks, &mut Timings) -> Result<()>,
 }
