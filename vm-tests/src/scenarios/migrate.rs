@@ -70,6 +70,8 @@ fn migrate(
         .arg("--known-hosts")
         .arg(known_hosts)
         .args(["--allow-unpinned", "--guard", "600"])
+        .arg("--log")
+        .arg(ctx.work.join("migrate").join("clawbake-migrate.log"))
         .args(extra);
     let started = Instant::now();
     let output = cmd.output().context("running clawbake migrate")?;
