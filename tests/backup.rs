@@ -1073,3 +1073,104 @@ fn backups_are_copied_offsite_and_open_there_without_the_host() {
         "written before the backup\n"
     );
 }
+
+/// An S3 offsite repository, on moto's S3 server (127.0.0.1): the host's
+/// job copies into it with the credentials from `OFFSITE_<NAME>_AWS_*`,
+/// restic here reads the marker from it without the host, and `prune`
+/// (the default) applies the retention there.
+#[test]
+fn backups_are_copied_to_an_s3_offsite() {
+    let Some(restic_bin) = tool_at("CLAWBAKE_RESTIC", "restic") else {
+        return;
+    };
+    let Some(moto) = tool_at("CLAWBAKE_MOTO_SERVER", "moto_server") else {
+        return;
+    };
+    if common::tool("sshd").is_none() || common::tool("unshare").is_none() {
+        return;
+    }
+    let port = common::fakehost::free_port();
+    let mut server = Command::new(&moto)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "moto_server did not listen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The bucket exists, as the user makes it with their provider.
+    {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "PUT /clawbake-test HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let repo = format!("s3:http://127.0.0.1:{port}/clawbake-test/openclaw");
+    let local = tempfile::tempdir().unwrap();
+    let site = local.path().join("site.toml");
+    std::fs::write(
+        &site,
+        format!(
+            "{}\n[backup.offsite.s3]\nrepository = \"{repo}\"\n",
+            std::fs::read_to_string(common::root().join("tests/sites/tunnel/site.toml")).unwrap()
+        ),
+    )
+    .unwrap();
+    let host = FakeHost::start(UBUNTU).unwrap();
+    host.install_release(&common::build(&SiteInput::File(site.clone())));
+    tools_and_state(&host, &restic_bin);
+    let secrets = host.on_host("/opt/clawbake/secrets");
+    std::fs::write(secrets.join("OFFSITE_S3_AWS_ACCESS_KEY_ID"), "AKIAMOTOTEST").unwrap();
+    std::fs::write(
+        secrets.join("OFFSITE_S3_AWS_SECRET_ACCESS_KEY"),
+        "moto-secret-0123456789",
+    )
+    .unwrap();
+    let site_s = site.display().to_string();
+    let password = local.path().join("pw");
+    let run = clawbake(
+        &host,
+        &[
+            "backup",
+            "--site",
+            &site_s,
+            "--password-file",
+            &password.display().to_string(),
+        ],
+    );
+    let read_back = Command::new(&restic_bin)
+        .args(["-r", &repo, "--no-cache", "--password-file"])
+        .arg(&password)
+        .args(["dump", "latest", "/var/lib/openclaw/marker"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAMOTOTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "moto-secret-0123456789")
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("offsite s3: copied in "),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("moto-secret") && !run.stderr.contains("moto-secret"));
+    assert_eq!(
+        String::from_utf8_lossy(&read_back.stdout),
+        "written before the backup\n",
+        "{}",
+        String::from_utf8_lossy(&read_back.stderr)
+    );
+}

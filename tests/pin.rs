@@ -22,7 +22,7 @@ const NETWORK: i32 = 10;
 const BAD_INPUT: i32 = 3;
 
 const SITE: &str = r#"[site]
-domain = "x.example.com"
+domain = "agent.openclaw-host.net"
 
 [ssh]
 authorized_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD a@b"]

@@ -47,7 +47,7 @@ pub fn load(input: &SiteInput) -> Result<Merged, Failure> {
             site_dir,
         }),
         Err(diagnostic) => {
-            super::validate::redact_secret_lines(&mut sources);
+            super::secret_shape::redact_secret_lines(&mut sources);
             Err(Failure {
                 sources,
                 diagnostics: vec![diagnostic],

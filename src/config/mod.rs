@@ -7,6 +7,7 @@
 //! [`load`] and [`merge`] (later layer wins per key, origins kept), [`de`] and
 //! [`validate`] (the typed site), [`budget`] (the memory the site commits),
 //! [`locks`] (`cloudflare.lock` and `images.lock`, inputs like the layers);
+//! [`secret_shape`] tells what looks like a secret, for both ends;
 //! [`explain`] answers "where did this value come from".
 
 pub mod budget;
@@ -16,6 +17,7 @@ pub mod layers;
 pub mod load;
 pub mod locks;
 pub mod merge;
+pub mod secret_shape;
 pub mod tree;
 pub mod validate;
 

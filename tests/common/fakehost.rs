@@ -65,6 +65,7 @@ const TOOLS: &[&str] = &[
     "flock",
     "du",
     "jq",
+    "timeout",
 ];
 
 pub struct FakeHost {

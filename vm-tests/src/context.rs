@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::accel::Accel;
 use crate::base::Base;
 use crate::error::Result;
-use crate::scenarios::Prepared;
+use crate::prepared::Prepared;
 use crate::vm::Vm;
 use crate::{bail, say};
 

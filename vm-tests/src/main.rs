@@ -20,6 +20,7 @@ mod base;
 mod cache;
 mod context;
 mod error;
+mod prepared;
 mod registry;
 mod report;
 mod scenarios;

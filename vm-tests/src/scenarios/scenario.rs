@@ -3,29 +3,11 @@
 //! imports every one of them, so that each scenario can name these types
 //! without importing the list.
 
-use std::path::PathBuf;
-
 use crate::context::Context;
 use crate::error::Result;
+pub use crate::prepared::Prepared;
 use crate::report::{Checks, Timings};
 use crate::vm::Vm;
-
-/// What a scenario's VM boots with.
-pub struct Prepared {
-    pub seed: PathBuf,
-    pub key: PathBuf,
-    /// The admin SSH port the hardened guest will listen on.
-    pub admin_port: u16,
-    /// The site's dist/ directory, as `clawbake build` wrote it.
-    pub dist: PathBuf,
-    /// The site file.
-    pub site: PathBuf,
-    /// Whether the guest's admin port is forwarded from the same port.
-    pub same_admin_port: bool,
-    /// Whether the VM already runs this site, provisioned by the scenario
-    /// this one continues.
-    pub provisioned: bool,
-}
 
 pub struct Scenario {
     pub name: &'static str,
