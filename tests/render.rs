@@ -198,13 +198,17 @@ fn shellcheck_passes_the_commands_provision_sends() {
     let dir = tempfile::tempdir().unwrap();
     let commands = [
         (
-            "guard-revert",
-            clawbake::host::apply::GUARD_REVERT.to_owned(),
+            "guard-save",
+            clawbake::host::apply::guard_save_command("/opt/clawbake/releases/x"),
         ),
         ("guard-arm", clawbake::host::apply::guard_arm_command(180)),
         (
+            "guard-revert",
+            clawbake::host::apply::guard_revert_command(),
+        ),
+        (
             "guard-disarm",
-            clawbake::host::apply::GUARD_DISARM.to_owned(),
+            clawbake::host::apply::guard_disarm_command(),
         ),
         (
             "prune",
@@ -212,7 +216,11 @@ fn shellcheck_passes_the_commands_provision_sends() {
         ),
         (
             "step",
-            clawbake::host::apply::step_command("/opt/clawbake/releases/x", "10-base"),
+            clawbake::host::apply::step_command("/opt/clawbake/releases/x", "10-base", false),
+        ),
+        (
+            "guarded-step",
+            clawbake::host::apply::step_command("/opt/clawbake/releases/x", "50-firewall", true),
         ),
         (
             "release-check",

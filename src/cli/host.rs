@@ -787,8 +787,10 @@ pub struct MigrateArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Seconds after which the new server undoes an SSH port or firewall change
-    /// unless a new connection on the new port proved it works
-    #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+    /// unless a new connection on the new port proved it works (60 to 86400;
+    /// the new server also undoes them if it restarts before that)
+    #[arg(long, value_name = "SECONDS", default_value_t = 180,
+            value_parser = clap::value_parser!(u64).range(crate::host::apply::GUARD_MIN_SECS..=86_400))]
     pub guard: u64,
     /// Where the new server's SSH port is reached from here once sshd moves
     #[arg(long, value_name = "HOST:PORT")]

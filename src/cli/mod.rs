@@ -91,8 +91,10 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
         /// Seconds after which the host undoes an SSH port or firewall change
-        /// unless a new connection on the new port proved it works
-        #[arg(long, value_name = "SECONDS", default_value_t = 180)]
+        /// unless a new connection on the new port proved it works (60 to 86400;
+        /// the host also undoes them if it restarts before that)
+        #[arg(long, value_name = "SECONDS", default_value_t = 180,
+            value_parser = clap::value_parser!(u64).range(crate::host::apply::GUARD_MIN_SECS..=86_400))]
         guard: u64,
         /// Where the site's SSH port is reached from here once sshd moves,
         /// when it is not the same host on that port (a port forward, a NAT)

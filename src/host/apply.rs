@@ -277,10 +277,15 @@ impl Tail {
 
 /// A step as the host runs it: output to its own apply log as well, and
 /// the step's exit code as the last line (the pipe would hide it).
-pub fn step_command(dir: &str, name: &str) -> String {
+pub fn step_command(dir: &str, name: &str, guarded: bool) -> String {
+    let run = if guarded {
+        format!("{GUARD} run ")
+    } else {
+        String::new()
+    };
     format!(
         "install -d -m 0700 /var/log/clawbake && \
-         {{ RELEASE_DIR={dir} {dir}/steps/{name}.sh 2>&1; echo \"clawbake-exit=$?\"; }} | tee -a /var/log/clawbake/apply.log"
+         {{ RELEASE_DIR={dir} {run}{dir}/steps/{name}.sh 2>&1; echo \"clawbake-exit=$?\"; }} | tee -a /var/log/clawbake/apply.log"
     )
 }
 
@@ -291,9 +296,10 @@ pub async fn run_step(
     host: &Host,
     dir: &str,
     name: &str,
+    guarded: bool,
     log: &mut Log,
 ) -> Result<(i32, Duration, Vec<String>), Error> {
-    let command = step_command(dir, name);
+    let command = step_command(dir, name, guarded);
     log.line(&format!("step {name}: start"));
     let started = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -410,27 +416,38 @@ pub fn preflight_error(host: &Host, site: &crate::model::Site) -> Option<Error> 
     })
 }
 
-/// Arm a timer on the host that undoes the SSH port and firewall changes
-/// unless it is disarmed in time, so a mistake cannot lock us out.
-pub fn guard_arm_command(seconds: u64) -> String {
-    format!(
-        "systemctl stop clawbake-guard.timer clawbake-guard.service >/dev/null 2>&1 || true; \
-         systemctl reset-failed clawbake-guard.timer clawbake-guard.service >/dev/null 2>&1 || true; \
-         systemd-run --quiet --unit=clawbake-guard --on-active={seconds}s --timer-property=AccuracySec=1s \
-         /bin/sh -c {}",
-        shell_quote(GUARD_REVERT)
-    )
+/// The lock-out guard on the host (`guard.sh` of the release, copied there
+/// by its `save`): one lock orders its revert and the steps it guards.
+pub const GUARD: &str = "/var/lib/clawbake/guard/clawbake-guard";
+
+/// Record how sshd and ufw are before the first step changes them: what a
+/// revert puts back.
+pub fn guard_save_command(dir: &str) -> String {
+    format!("{dir}/guard.sh save")
 }
 
-/// What the guard runs: back to sshd's stock port and no firewall, so the
-/// port SSH came in on works again. A re-run of provision redoes it all.
-pub const GUARD_REVERT: &str = "logger -t clawbake 'lock-out guard: reverting sshd and ufw'; \
-rm -f /etc/ssh/sshd_config.d/10-clawbake.conf /etc/systemd/system/ssh.socket.d/10-clawbake.conf; \
-systemctl daemon-reload; \
-if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then systemctl restart ssh.socket; else systemctl restart ssh.service; fi; \
-ufw --force disable";
+/// Arm the guard: unless disarmed in time, the host puts SSH and the
+/// firewall back as they were saved, after `seconds` or at the next boot.
+pub fn guard_arm_command(seconds: u64) -> String {
+    format!("{GUARD} arm {seconds}")
+}
 
-pub const GUARD_DISARM: &str = "systemctl stop clawbake-guard.timer";
+/// What the guard's timer (and its boot unit) runs.
+pub fn guard_revert_command() -> String {
+    format!("{GUARD} revert")
+}
+
+pub fn guard_disarm_command() -> String {
+    format!("{GUARD} disarm")
+}
+
+/// The exit status of a guarded step the guard refused to run: it had
+/// already reverted.
+pub const GUARD_REVERTED: i32 = 75;
+
+/// The fewest seconds `--guard` takes: the SSH and firewall steps and a
+/// new login must fit in it, on a slow server too.
+pub const GUARD_MIN_SECS: u64 = 60;
 
 /// Whether this run would move sshd or turn the firewall on.
 pub async fn needs_guard(host: &Host, ssh_port: u16) -> Result<bool, Error> {
@@ -541,6 +558,11 @@ pub async fn provision(
         .filter(|s| first || is_stack_step(s))
         .collect();
     let guard = first && needs_guard(&host, ssh_port).await?;
+    if guard {
+        // Before 20-files writes the new sshd drop-ins: the state to go
+        // back to is the host's own.
+        host.root_output(&guard_save_command(&dir)).await?;
+    }
     let mut done = Vec::new();
     let mut armed = false;
     for (i, name) in steps.iter().enumerate() {
@@ -556,8 +578,12 @@ pub async fn provision(
             progress.note(&line);
         }
         progress.step_started(i + 1, steps.len(), name);
-        let (exit, elapsed, tail) = run_step(&host, &dir, name, log).await?;
+        let guarded = armed && is_guarded_step(name);
+        let (exit, elapsed, tail) = run_step(&host, &dir, name, guarded, log).await?;
         progress.step_finished(name, elapsed, exit);
+        if guarded && exit == GUARD_REVERTED {
+            return Err(guard_fired(name, settings.guard.as_secs(), log));
+        }
         if exit != 0 {
             let mut e = step_failed(name, exit, &tail, log);
             if armed && let Error::Host { help, .. } = &mut e {
@@ -591,6 +617,25 @@ pub async fn provision(
     Ok((report, host))
 }
 
+/// The guard's time ran out before a guarded step: the host is back as it
+/// was, and nothing guarded runs after that.
+fn guard_fired(name: &str, seconds: u64, log: &mut Log) -> Error {
+    log.line(&format!(
+        "step {name}: refused: the lock-out guard had reverted"
+    ));
+    Error::Host {
+        code: code::STEP_FAILED,
+        message: format!(
+            "the lock-out guard's {seconds}s ran out before step `{name}`: the host put sshd and ufw back as they were before this run"
+        ),
+        detail: String::new(),
+        help: Some(format!(
+            "run the same command again on the port you used, with a longer guard, e.g. `--guard {}`",
+            seconds.saturating_mul(2).max(GUARD_MIN_SECS)
+        )),
+    }
+}
+
 /// After the guarded steps: a fresh connection on the new port proves we
 /// can still get in; then the guard is disarmed and the run goes on over
 /// the new connection. If it fails, the guard reverts on its own.
@@ -620,7 +665,7 @@ async fn confirm_access(
     access.options.accept_host_key = Some(fingerprint);
     match Host::connect(&access, ssh_port).await {
         Ok(new) => {
-            new.root_output(GUARD_DISARM).await?;
+            new.root_output(&guard_disarm_command()).await?;
             let line = format!("lock-out guard disarmed: SSH works on port {ssh_port}");
             log.line(&line);
             progress.note(&line);
@@ -703,7 +748,7 @@ pub async fn rollback(
     let mut steps = Vec::new();
     for name in steps_of(&old).iter().filter(|s| is_stack_step(s)) {
         progress.step_started(1, 1, name);
-        let (exit, elapsed, tail) = run_step(&host, &dir, name, log).await?;
+        let (exit, elapsed, tail) = run_step(&host, &dir, name, false, log).await?;
         progress.step_finished(name, elapsed, exit);
         if exit != 0 {
             return Err(step_failed(name, exit, &tail, log));

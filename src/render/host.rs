@@ -161,6 +161,13 @@ fn steps(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, public_ports
     let mut ctx = Context::new();
     ctx.insert("site_name", site.site.name.as_str());
     tree.add("apply.sh", 0o755, Scope::Host, render("apply.sh", &ctx));
+    // Provision's lock-out guard; cloud-init has no session to lose.
+    tree.add(
+        "guard.sh",
+        0o755,
+        Scope::Host,
+        render("guard.sh", &Context::new()),
+    );
 
     let mut ctx = Context::new();
     ctx.insert("packages", &site.host.packages.join(" "));

@@ -14,6 +14,7 @@ macro_rules! templates {
 
 const TEMPLATES: &[(&str, &str)] = templates![
     "apply.sh",
+    "guard.sh",
     "steps/10-base.sh",
     "steps/20-files.sh",
     "steps/30-docker.sh",
