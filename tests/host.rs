@@ -886,6 +886,61 @@ fn verify_fails_a_probe_that_could_not_run() {
     verify();
 }
 
+/// The host's shell says something on stderr before every command (a
+/// locale warning, as a server with an unset locale does): `plan` reads
+/// the answer, not the noise. A release, no release and a garbled manifest
+/// each get their own answer.
+#[test]
+fn plan_reads_the_host_answer_not_the_noise_on_stderr() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    let bash = host.on_host("/usr/bin/bash");
+    std::fs::rename(&bash, host.on_host("/usr/bin/bash.real")).unwrap();
+    std::fs::write(
+        &bash,
+        "#!/usr/bin/bash.real\necho 'bash: warning: setlocale: LC_ALL: cannot change locale (xx_XX.UTF-8)' >&2\nexec /usr/bin/bash.real \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&bash, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = || clawbake(&args(&ssh, &["plan", "--host", &target]), None);
+
+    let run = plan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        normalize(&run.stdout, &host, dir.path()),
+        format!(
+            "root@127.0.0.1:PORT has no clawbake release: provision would apply every step of release {}\n",
+            release_of(&SiteInput::Example)
+        )
+    );
+
+    host.install_release(&common::build(&SiteInput::Example));
+    let run = plan();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        normalize(&run.stdout, &host, dir.path()),
+        format!(
+            "root@127.0.0.1:PORT already runs release {}: nothing to do\n",
+            release_of(&SiteInput::Example)
+        )
+    );
+
+    let manifest = host.on_host(&format!("{}/manifest.json", host.current()));
+    std::fs::write(&manifest, "not json\n").unwrap();
+    let run = plan();
+    assert_eq!(run.code, 8, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("/opt/clawbake/current/manifest.json is not a clawbake manifest"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// What is wrong with a host argument is said before any connection, in
 /// its own words and with the command line's exit code (2); a fingerprint
 /// the host's key does not match is never passed over.

@@ -280,24 +280,23 @@ impl Connection {
             .unwrap_or_default()
     }
 
-    /// Run a shell command; its output (stderr merged into stdout) goes to
-    /// `on_output` as it arrives. Returns the exit code.
-    pub fn run(&self, command: &str, on_output: &mut dyn FnMut(&[u8])) -> Result<i32, SshError> {
-        let action = format!("running `{}`", first_line(command));
-        let fail = |e: ssh2::Error| classify_op(&self.target, &action, &e);
+    /// A channel running `command`, its stderr handled as `stderr` says.
+    fn exec(
+        &self,
+        command: &str,
+        stderr: ExtendedData,
+        action: &str,
+    ) -> Result<ssh2::Channel, SshError> {
+        let fail = |e: ssh2::Error| classify_op(&self.target, action, &e);
         let mut channel = self.session.channel_session().map_err(fail)?;
-        channel
-            .handle_extended_data(ExtendedData::Merge)
-            .map_err(fail)?;
+        channel.handle_extended_data(stderr).map_err(fail)?;
         channel.exec(command).map_err(fail)?;
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match channel.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => on_output(&buf[..n]),
-                Err(e) => return Err(io_error(&self.target, &action, &e)),
-            }
-        }
+        Ok(channel)
+    }
+
+    /// The exit code of a command whose output was read to the end.
+    fn finish(&self, mut channel: ssh2::Channel, action: String) -> Result<i32, SshError> {
+        let fail = |e: ssh2::Error| classify_op(&self.target, &action, &e);
         channel.wait_close().map_err(fail)?;
         // A channel that closed without an exit status was cut off.
         if channel.exit_signal().map_err(fail)?.exit_signal.is_some() {
@@ -310,20 +309,52 @@ impl Connection {
         channel.exit_status().map_err(fail)
     }
 
-    /// Run a command and collect its output; fails unless it exits 0.
+    /// Run a shell command; its output (stderr merged into stdout) goes to
+    /// `on_output` as it arrives. Returns the exit code.
+    pub fn run(&self, command: &str, on_output: &mut dyn FnMut(&[u8])) -> Result<i32, SshError> {
+        let action = format!("running `{}`", first_line(command));
+        let mut channel = self.exec(command, ExtendedData::Merge, &action)?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match channel.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => on_output(&buf[..n]),
+                Err(e) => return Err(io_error(&self.target, &action, &e)),
+            }
+        }
+        self.finish(channel, action)
+    }
+
+    /// Run a command and collect what it prints on stdout; fails unless it
+    /// exits 0, with stderr too in the failure. What the host's shell or
+    /// sudo says on stderr (a locale warning, "unable to resolve host") is
+    /// never read as the answer: a command that wants its stderr in the
+    /// answer says `2>&1`. stderr is read after stdout ends, so it must
+    /// fit the channel's window (2 MiB): a command that prints more there
+    /// stalls until the command timeout.
     pub fn output(&self, command: &str) -> Result<String, SshError> {
+        let action = format!("running `{}`", first_line(command));
+        let mut channel = self.exec(command, ExtendedData::Normal, &action)?;
+        let read_error = |e: std::io::Error| io_error(&self.target, &action, &e);
         let mut out = Vec::new();
-        let code = self.run(command, &mut |b| out.extend_from_slice(b))?;
+        channel.read_to_end(&mut out).map_err(read_error)?;
+        let mut err = Vec::new();
+        channel.stderr().read_to_end(&mut err).map_err(read_error)?;
+        let code = self.finish(channel, action.clone())?;
         let text = String::from_utf8_lossy(&out).into_owned();
         if code == 0 {
-            Ok(text)
-        } else {
-            Err(SshError::Failed {
-                target: self.target.clone(),
-                action: format!("running `{}`", first_line(command)),
-                detail: format!("exit code {code}: {}", text.trim_end()),
-            })
+            return Ok(text);
         }
+        let both = format!(
+            "{}\n{}",
+            text.trim_end(),
+            String::from_utf8_lossy(&err).trim_end()
+        );
+        Err(SshError::Failed {
+            target: self.target.clone(),
+            action,
+            detail: format!("exit code {code}: {}", both.trim()),
+        })
     }
 
     /// Write `bytes` to `path` on the host with `mode`: to a temporary name,
