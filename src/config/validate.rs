@@ -597,6 +597,7 @@ impl Checks<'_> {
             );
         }
         self.models(site);
+        self.strings(site);
         for (i, tool) in site.openclaw.tools_deny.iter().enumerate() {
             if tool.is_empty()
                 || !tool
@@ -684,6 +685,66 @@ impl Checks<'_> {
         }
     }
 
+    /// Strings written into a shell step or a line-based file without
+    /// quotes (the apt source, `curl`'s URL), or read by a consumer with
+    /// its own grammar (LiteLLM's `provider/id`, Voyage's model name):
+    /// each to what that consumer reads, so nothing in them is syntax.
+    fn strings(&mut self, site: &Site) {
+        const URL: &str = "an https:// URL of letters, digits and `-._~/:%+` (it goes into a shell step and an apt source line as it is)";
+        const MODEL: &str = "a model id of letters, digits and `-._:/@`";
+        let mut rows: Vec<(String, &str, StringRule, &str)> = Vec::new();
+        if let Some(apt) = &site.docker.apt {
+            rows.push(("docker.apt.url".into(), &apt.url, plain_https_url, URL));
+            rows.push((
+                "docker.apt.key_url".into(),
+                &apt.key_url,
+                plain_https_url,
+                URL,
+            ));
+            rows.push((
+                "docker.apt.suite".into(),
+                &apt.suite,
+                |v| {
+                    !v.is_empty()
+                        && v.bytes().all(|b| {
+                            b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b)
+                        })
+                },
+                "a suite name like `noble` (lower-case letters, digits, `-`, `.`)",
+            ));
+        }
+        for (name, model) in &site.models {
+            rows.push((format!("models.{name}.id"), &model.id, model_id, MODEL));
+        }
+        rows.push(("memory.model".into(), &site.memory.model, model_id, MODEL));
+        for (key, value, ok, expected) in rows {
+            if !ok(value) {
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    &format!("expected {expected}, found `{value}`"),
+                    None,
+                );
+            }
+        }
+        // Squid's cache is only part of what it holds in memory.
+        let egress = site.stack.services.egress.memory_mib;
+        if site.egress.cache_mem_mib > egress / 2 {
+            self.error(
+                "egress.cache_mem_mib",
+                "invalid value for `egress.cache_mem_mib`",
+                &format!(
+                    "expected at most half the egress container's {egress} MiB (Squid needs the rest for itself), found {}",
+                    site.egress.cache_mem_mib
+                ),
+                Some(format!(
+                    "lower it, or raise `stack.services.egress.memory_mib` to {} or more",
+                    site.egress.cache_mem_mib.saturating_mul(2)
+                )),
+            );
+        }
+    }
+
     fn models(&mut self, site: &Site) {
         for (name, model) in &site.models {
             let p = &model.budget_period;
@@ -696,12 +757,24 @@ impl Checks<'_> {
                 let key = format!("models.{name}.budget_period");
                 self.error(&key, &format!("invalid value for `{key}`"), &format!("expected a number and a unit (s, m, h, d, mo) like `30d` or `1mo`, found `{p}`"), None);
             }
-            if model.budget_usd < 0.0 || model.budget_usd.is_nan() {
+            if !(1..=100_000).contains(&model.rpm) {
+                let key = format!("models.{name}.rpm");
+                self.error(
+                    &key,
+                    &format!("invalid value for `{key}`"),
+                    &format!(
+                        "expected 1 to 100000 requests per minute (LiteLLM routes nothing to a model with 0), found {}",
+                        model.rpm
+                    ),
+                    None,
+                );
+            }
+            if !(model.budget_usd >= 0.0 && model.budget_usd.is_finite()) {
                 let key = format!("models.{name}.budget_usd");
                 self.error(
                     &key,
                     &format!("invalid value for `{key}`"),
-                    "expected 0 (no cap) or more",
+                    "expected 0 (no cap) or a finite amount above it",
                     None,
                 );
             }
@@ -747,6 +820,31 @@ impl Checks<'_> {
 }
 
 /// What is wrong with an offsite repository location, as (label, help).
+/// Whether a string is one its consumer reads as plain data.
+type StringRule = fn(&str) -> bool;
+
+/// An https URL with nothing a shell or an apt source line would read as
+/// syntax: no spaces, quotes, `$`, `;`, `&`, brackets or control characters.
+fn plain_https_url(url: &str) -> bool {
+    url.strip_prefix("https://").is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.starts_with('/')
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/:%+".contains(&b))
+    })
+}
+
+/// A model id as LiteLLM and Voyage take it, with nothing YAML or JSON
+/// would need to escape.
+fn model_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:/@".contains(&b))
+}
+
 fn offsite_location_problem(repo: &str) -> Option<(&'static str, Option<String>)> {
     use crate::model::OffsiteKind;
     if repo.is_empty()
