@@ -639,6 +639,16 @@ fn bad_values_are_refused_by_their_consumers_rules() {
             "expected more than 0 and at most the tier's 4 vCPUs, found `NaN`",
         ),
         (
+            "[stack.sandbox]\nmemory_mib = 0\n",
+            "",
+            "MiB per sandbox (Docker takes 0 for no limit), found 0",
+        ),
+        (
+            "[host]\nswap_mib = 1000000\n",
+            "",
+            "expected 0 to 65536 MiB of swap file",
+        ),
+        (
             "[stack.sandbox]\ncpus = inf\n",
             "",
             "invalid value for `stack.sandbox.cpus`",

@@ -461,7 +461,29 @@ impl Checks<'_> {
     /// `MaxAuthTries 0` locks everyone out, restic's `--keep-daily 0` keeps
     /// every backup forever.
     fn ranges(&mut self, site: &Site) {
-        let rows: [(&str, u64, u64, u64, &str); 7] = [
+        let rows: [(&str, u64, u64, u64, &str); 11] = [
+            ("host.vcpus", u64::from(site.host.vcpus), 1, 512, "vCPUs"),
+            (
+                "host.ram_mib",
+                u64::from(site.host.ram_mib),
+                1024,
+                4_194_304,
+                "MiB of server memory",
+            ),
+            (
+                "host.swap_mib",
+                u64::from(site.host.swap_mib),
+                0,
+                65_536,
+                "MiB of swap file (0 for none; more fills the disk)",
+            ),
+            (
+                "stack.sandbox.memory_mib",
+                u64::from(site.stack.sandbox.memory_mib),
+                16,
+                65_536,
+                "MiB per sandbox (Docker takes 0 for no limit)",
+            ),
             (
                 "stack.sandbox.pids",
                 u64::from(site.stack.sandbox.pids),
