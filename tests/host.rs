@@ -941,6 +941,27 @@ fn plan_reads_the_host_answer_not_the_noise_on_stderr() {
     );
 }
 
+/// A host that cannot hash its files (no `sha256sum`) is not one whose
+/// files all vanished: `plan` says what is missing (exit 11), not drift.
+#[test]
+fn plan_says_when_the_host_cannot_hash_its_files() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    host.install_release(&common::build(&SiteInput::Example));
+    std::fs::remove_file(host.on_host("/usr/bin/sha256sum")).unwrap();
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let dir = tempfile::tempdir().unwrap();
+    let run = clawbake(&args(&ssh, &["plan", "--host", &target]), None);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert_eq!(
+        normalize(&run.stderr, &host, dir.path()),
+        "error: root@127.0.0.1:PORT cannot hash its files: `sha256sum` is missing, so whether they match the release is unknown\n  \
+         = help: install coreutils on the host (`apt-get install coreutils`), then run the same command again\n"
+    );
+}
+
 /// What is wrong with a host argument is said before any connection, in
 /// its own words and with the command line's exit code (2); a fingerprint
 /// the host's key does not match is never passed over.

@@ -118,6 +118,8 @@ fn hint_port(e: SshError, target: &Target, ssh_port: u16) -> Error {
 
 /// The host's side of the plan: the current release's manifest and what
 /// each of its files hashes to on the host now.
+const NO_SHA256SUM: &str = "clawbake: no sha256sum";
+
 pub async fn host_state(host: &Host) -> Result<HostState, Error> {
     let text = host
         .root_output(&format!(
@@ -139,10 +141,23 @@ pub async fn host_state(host: &Host) -> Result<HostState, Error> {
     // still printed, and a missing one is drift like any other.
     let sums = host
         .root_output(&format!(
-            "sha256sum -- {} 2>/dev/null; true",
+            "if command -v sha256sum >/dev/null; then sha256sum -- {} 2>/dev/null; true; else echo {NO_SHA256SUM}; fi",
             quoted.join(" ")
         ))
         .await?;
+    // A probe that cannot run proves nothing: without it every file would
+    // read as missing, which is drift the host does not have.
+    if sums.trim() == NO_SHA256SUM {
+        return Err(Error::Host {
+            code: code::HOST_UNSUITABLE,
+            message: format!(
+                "{} cannot hash its files: `sha256sum` is missing, so whether they match the release is unknown",
+                host.access.target
+            ),
+            detail: String::new(),
+            help: Some("install coreutils on the host (`apt-get install coreutils`), then run the same command again".into()),
+        });
+    }
     let by_path: BTreeMap<&str, &str> = sums
         .lines()
         .filter_map(|l| l.split_once("  "))
