@@ -36,6 +36,7 @@ fn clawbake(host: &FakeHost, words: &[&str]) -> Run {
 fn run(cmd: &mut Command) -> Run {
     let out = cmd
         .env_remove("SSH_AUTH_SOCK")
+        .env("CLAWBAKE_SITE", common::example_site())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -670,6 +671,7 @@ fn a_restore_cut_off_during_the_swap_finishes_on_the_host() {
         .arg(new.host_arg("root"))
         .args(new.ssh_args())
         .env_remove("SSH_AUTH_SOCK")
+        .env("CLAWBAKE_SITE", common::example_site())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -753,6 +755,7 @@ fn transfers_show_byte_bars_on_a_terminal() {
         let out = Command::new(&script)
             .args(["-q", "-e", "-c", &line.join(" "), "/dev/null"])
             .env_remove("SSH_AUTH_SOCK")
+            .env("CLAWBAKE_SITE", common::example_site())
             .stdin(Stdio::null())
             .output()
             .unwrap();

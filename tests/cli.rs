@@ -55,3 +55,155 @@ fn init_then_build_asks_only_for_what_is_missing() {
         "error: `mysite/site.toml` already exists\n  = help: edit it, or choose another directory than `mysite`\n"
     );
 }
+
+/// Where a command finds its site: the argument (file or directory), else
+/// `CLAWBAKE_SITE`, else `./site.toml` (this directory, not a parent's),
+/// else the built-in example, said loudly in the summary.
+#[test]
+fn the_site_is_found_where_the_user_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD me@laptop";
+    let site = |domain: &str| {
+        format!(
+            "[site]\ndomain = \"{domain}\"\n[ssh]\nauthorized_keys = [\"{key}\"]\n[firewall]\nadmin_cidrs = [\"198.51.100.7\"]\n"
+        )
+    };
+    for (name, domain) in [("here", "here.example.net"), ("there", "there.example.net")] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("site.toml"), site(domain)).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("here/sub")).unwrap();
+    let build = |cwd: &str, args: &[&str], env: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_clawbake"));
+        cmd.arg("build")
+            .args(args)
+            .args(["--out", dir.path().join("dist").to_str().unwrap()])
+            .current_dir(dir.path().join(cwd))
+            .env("HOME", &home)
+            .env("NO_COLOR", "1")
+            .env_remove("CLAWBAKE_SITE");
+        if let Some(env) = env {
+            cmd.env("CLAWBAKE_SITE", dir.path().join(env));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first_lines = |out: &str| out.lines().take(2).collect::<Vec<_>>().join("\n");
+    // The current directory's site.toml.
+    let out = build("here", &[], None);
+    assert!(
+        out.starts_with("built openclaw (here.example.net)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\n  site       site.toml\n"),
+        "{}",
+        first_lines(&out)
+    );
+    // An argument wins over it, a file or a directory.
+    let out = build("here", &["../there/site.toml"], Some("here"));
+    assert!(
+        out.starts_with("built openclaw (there.example.net)"),
+        "{out}"
+    );
+    let out = build("here", &["../there"], None);
+    assert!(
+        out.starts_with("built openclaw (there.example.net)"),
+        "{out}"
+    );
+    // CLAWBAKE_SITE wins over the current directory.
+    let out = build("here", &[], Some("there/site.toml"));
+    assert!(
+        out.starts_with("built openclaw (there.example.net)"),
+        "{out}"
+    );
+    // A parent's site.toml is not this directory's: the example, loudly.
+    let out = build("here/sub", &[], None);
+    assert!(
+        out.contains(
+            "\n  site       THE BUILT-IN EXAMPLE (no site.toml here: `clawbake init DIR` makes one)\n"
+        ),
+        "{}",
+        first_lines(&out)
+    );
+}
+
+/// Every command that acts on a server refuses the built-in example
+/// (exit 3, before any connection), with what to type instead.
+#[test]
+fn every_host_command_refuses_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &["provision", "--host", "root@192.0.2.1"],
+        &["plan", "--host", "root@192.0.2.1"],
+        &["verify", "--host", "root@192.0.2.1"],
+        &["rollback", "--host", "root@192.0.2.1"],
+        &[
+            "secrets",
+            "set",
+            "ANTHROPIC_API_KEY",
+            "--host",
+            "root@192.0.2.1",
+        ],
+        &[
+            "secrets",
+            "rotate",
+            "BACKUP_KEY",
+            "--host",
+            "root@192.0.2.1",
+        ],
+        &[
+            "secrets",
+            "rm",
+            "ANTHROPIC_API_KEY",
+            "--host",
+            "root@192.0.2.1",
+        ],
+        &["secrets", "list", "--host", "root@192.0.2.1"],
+        &["backup", "--host", "root@192.0.2.1"],
+        &["backup", "list", "--host", "root@192.0.2.1"],
+        &["backup", "check", "--host", "root@192.0.2.1"],
+        &[
+            "restore",
+            "copy",
+            "--password-file",
+            "pw",
+            "--host",
+            "root@192.0.2.1",
+        ],
+        &[
+            "migrate",
+            "--from",
+            "root@192.0.2.1",
+            "--to",
+            "root@192.0.2.2",
+        ],
+    ];
+    for args in commands {
+        let name = if args[0] == "secrets" || (args[0] == "backup" && !args[1].starts_with('-')) {
+            format!("{} {}", args[0], args[1])
+        } else {
+            args[0].to_owned()
+        };
+        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(*args)
+            .current_dir(dir.path())
+            .env_remove("CLAWBAKE_SITE")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
+        assert_eq!(
+            String::from_utf8(out.stderr).unwrap(),
+            format!(
+                "error: `clawbake {name}` acts on a server, and there is no site here: the built-in example is for exploring, never for a server\n  \
+                 = help: `clawbake init mysite`, fill in `mysite/site.toml`, then run `clawbake {name}` in `mysite/` (or pass the site file, or set `CLAWBAKE_SITE`)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}

@@ -26,6 +26,7 @@ fn clawbake(args: &[&str], stdin: Option<&str>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_clawbake"))
         .args(args)
         .env_remove("SSH_AUTH_SOCK")
+        .env("CLAWBAKE_SITE", common::example_site())
         .env("NO_COLOR", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -826,8 +827,12 @@ fn provision_refuses_unpinned_images_before_it_connects() {
         unpinned.len()
     );
     expected.extend(unpinned.iter().map(|image| format!("  {image}\n")));
-    expected.push_str("  = help: the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)\n");
-    assert_eq!(run.stderr, expected);
+    expected.push_str("  = help: run `clawbake pin images SITE` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)\n");
+    assert_eq!(
+        run.stderr
+            .replace(&common::example_site().display().to_string(), "SITE"),
+        expected
+    );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 }
 
@@ -869,6 +874,17 @@ fn verify_fails_a_probe_that_could_not_run() {
         }
         status("gateway has no direct route out").1
     };
+    // The hint to set a missing secret names the site: pasted anywhere,
+    // it acts on the same one.
+    let run = clawbake(&args(&ssh, &["verify", "--host", &target]), None);
+    assert!(
+        run.stdout.contains(&format!(
+            "not set: clawbake secrets set --site {} --host {target} ANTHROPIC_API_KEY < file-with-the-value",
+            clawbake::host::transport::ssh::shell_quote(&common::example_site().display().to_string())
+        )),
+        "{}",
+        run.stdout
+    );
     // No docker at all.
     let detail = verify();
     assert!(detail.contains("docker"), "{detail}");

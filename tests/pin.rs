@@ -579,7 +579,7 @@ fn pin_needs_a_site_of_its_own_and_plain_http_only_to_loopback() {
     assert_exit(
         &out,
         BAD_INPUT,
-        "error: `clawbake pin images` writes beside a site file, and the built-in example site has none\n  = help: run `clawbake init DIR` first, then `clawbake pin images DIR/site.toml`\n",
+        "error: `clawbake pin images` writes beside a site file, and there is no site here (the built-in example has no directory)\n  = help: run `clawbake init DIR` first, then `clawbake pin images` in DIR (or pass DIR/site.toml)\n",
     );
     let out = run.clawbake(&[
         "pin",

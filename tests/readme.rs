@@ -88,6 +88,7 @@ fn the_exit_code_table_is_the_one_the_binary_uses() {
     let code = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_clawbake"))
             .args(args)
+            .env("CLAWBAKE_SITE", common::example_site())
             .output()
             .unwrap()
             .status

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::shared::{Output, runtime, site_input};
+use super::shared::{Output, runtime, site_for_host};
 use crate::error::{Error, code};
 use crate::host::apply::{self, Log, Settings};
 use crate::host::remote::{Access, Host};
@@ -126,7 +126,7 @@ pub enum SecretsCommand {
         from_env: Option<String>,
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -134,7 +134,7 @@ pub enum SecretsCommand {
     List {
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -154,7 +154,7 @@ pub enum SecretsCommand {
         name: String,
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -163,7 +163,7 @@ pub enum SecretsCommand {
         name: String,
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -193,7 +193,7 @@ pub struct BackupArgs {
     pub password_file: Option<PathBuf>,
     #[command(flatten)]
     pub host: Option<HostArgs>,
-    /// The site file; the built-in example site when omitted
+    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
     #[arg(long)]
     pub site: Option<PathBuf>,
 }
@@ -204,7 +204,7 @@ pub enum BackupAction {
     List {
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -212,7 +212,7 @@ pub enum BackupAction {
     Check {
         #[command(flatten)]
         host: HostArgs,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
     },
@@ -221,7 +221,7 @@ pub enum BackupAction {
 pub fn backup(args: BackupArgs) -> Result<Output, Error> {
     match args.action {
         Some(BackupAction::List { host, site }) => {
-            let built = built(site)?;
+            let built = built(site, "backup list")?;
             let access = host.access()?;
             let snapshots = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
@@ -233,7 +233,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
             })
         }
         Some(BackupAction::Check { host, site }) => {
-            let built = built(site)?;
+            let built = built(site, "backup check")?;
             let access = host.access()?;
             let out = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
@@ -251,7 +251,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
                     help: Some("clawbake backup --host root@SERVER:PORT".into()),
                 });
             };
-            let built = built(args.site)?;
+            let built = built(args.site, "backup")?;
             let access = host.access()?;
             if let Some(file) = &args.password_file {
                 refuse_overwrite(file)?;
@@ -327,7 +327,7 @@ pub struct RestoreArgs {
     pub snapshot: Option<String>,
     #[command(flatten)]
     pub host: HostArgs,
-    /// The site file; the built-in example site when omitted
+    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
     #[arg(long)]
     pub site: Option<PathBuf>,
 }
@@ -340,12 +340,12 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
         host,
         site,
     } = args;
+    let built = built(site, "restore")?;
     let copy = restore::check_copy(&dir)?;
     let password = std::fs::read(&password_file).map_err(|e| Error::Message {
         message: format!("reading {}: {e}", password_file.display()),
         help: Some("give the file `clawbake backup --password-file` wrote".into()),
     })?;
-    let built = built(site)?;
     let access = host.access()?;
     let timeout = u64::from(built.site.stack.health_timeout_secs);
     let (restored, checks) = runtime()?.block_on(async {
@@ -363,7 +363,10 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
         .await;
         bar.finish();
         let restored = restored?;
-        let checks = verify::run(&host, &built.site, &built.bundle).await?;
+        let checks = named_site(
+            verify::run(&host, &built.site, &built.bundle).await?,
+            &built,
+        );
         Ok::<_, Error>((restored, checks))
     })?;
     let mut stdout = format!(
@@ -414,8 +417,28 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
-fn built(site: Option<PathBuf>) -> Result<Built, Error> {
-    pipeline::build(&site_input(site))
+/// Verify's hints, made to work when pasted: `secrets set` names the site
+/// unless it is the `./site.toml` a pasted command finds by itself.
+fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Check> {
+    let Some(dir) = built.merged.site_dir.as_deref() else {
+        return checks;
+    };
+    if dir.as_os_str().is_empty() || dir == Path::new(".") {
+        return checks;
+    }
+    let file = dir.join("site.toml");
+    let with_site = format!(
+        "clawbake secrets set --site {} --host ",
+        crate::host::transport::ssh::shell_quote(&file.display().to_string())
+    );
+    for check in &mut checks {
+        check.detail = check.detail.replace(secrets::SET_HINT, &with_site);
+    }
+    checks
+}
+
+fn built(site: Option<PathBuf>, command: &str) -> Result<Built, Error> {
+    pipeline::build(&site_for_host(site, command)?)
 }
 
 /// The log for a run against `target`, unless the user chose one.
@@ -444,7 +467,7 @@ pub fn provision(
     admin_endpoint: Option<&str>,
     allow_unpinned: bool,
 ) -> Result<Output, Error> {
-    let built = built(site)?;
+    let built = built(site, "provision")?;
     refuse_unpinned(&built, allow_unpinned)?;
     let access = host.access()?;
     let rt = runtime()?;
@@ -455,7 +478,10 @@ pub fn provision(
         // On the run's own connection: after a first provision, the one
         // on the site's SSH port that the lock-out guard confirmed.
         progress_phase(&progress, "verifying");
-        let checks = rt.block_on(verify::run(&host, &built.site, &built.bundle))?;
+        let checks = named_site(
+            rt.block_on(verify::run(&host, &built.site, &built.bundle))?,
+            &built,
+        );
         drop(progress);
         stdout.push_str(&ui::checks(&checks));
         return checked(stdout, &checks);
@@ -477,13 +503,16 @@ fn refuse_unpinned(built: &Built, allow_unpinned: bool) -> Result<(), Error> {
             unpinned.len(),
             unpinned.join("\n  ")
         ),
-        help: match built.merged.site_dir.as_deref() {
-            Some(dir) => format!(
-                "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
-                dir.join("site.toml").display()
-            ),
-            None => "the built-in example pins nothing: `clawbake init mysite/`, then `clawbake pin images mysite/site.toml`; or pass `--allow-unpinned` to deliver it by tag (a tag can move)".to_owned(),
-        },
+        // A host command never builds the example: there is a site file.
+        help: format!(
+            "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
+            built
+                .merged
+                .site_dir
+                .as_deref()
+                .map_or_else(|| "site.toml".into(), |dir| dir.join("site.toml"))
+                .display()
+        ),
     })
 }
 
@@ -566,7 +595,7 @@ fn checked(stdout: String, checks: &[verify::Check]) -> Result<Output, Error> {
 }
 
 pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
-    let built = built(site)?;
+    let built = built(site, "plan")?;
     let access = host.access()?;
     let ssh_port = built.site.firewall.ssh_port.0;
     let decision = runtime()?.block_on(async {
@@ -588,12 +617,14 @@ pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
 }
 
 pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
-    let built = built(site)?;
+    let built = built(site, "verify")?;
     let access = host.access()?;
     let ssh_port = built.site.firewall.ssh_port.0;
     let checks = runtime()?.block_on(async {
         let host = Host::connect(&access, ssh_port).await?;
-        verify::run(&host, &built.site, &built.bundle).await
+        verify::run(&host, &built.site, &built.bundle)
+            .await
+            .map(|checks| named_site(checks, &built))
     })?;
     let stdout = if json {
         let mut s = serde_json::to_string_pretty(&checks).expect("checks serialize");
@@ -610,7 +641,7 @@ pub fn rollback(
     host: &HostArgs,
     log: Option<PathBuf>,
 ) -> Result<Output, Error> {
-    let built = built(site)?;
+    let built = built(site, "rollback")?;
     let access = host.access()?;
     let mut log = Log::open(log_path(log, &access.target))?;
     let progress = ui::progress::StepProgress::new();
@@ -667,7 +698,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             host,
             site,
         } => {
-            let built = built(site)?;
+            let built = built(site, "secrets set")?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
             let value = read_value(from_env.as_deref())?;
             let recreate = secrets::file_readers(&built.bundle, &name);
@@ -682,7 +713,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             })
         }
         SecretsCommand::Rotate { name, host, site } => {
-            let built = built(site)?;
+            let built = built(site, "secrets rotate")?;
             let rotation = secrets::rotation(&name, &built.bundle)?;
             let access = host.access()?;
             let said = runtime()?.block_on(async {
@@ -708,7 +739,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             })
         }
         SecretsCommand::Rm { name, host, site } => {
-            let built = built(site)?;
+            let built = built(site, "secrets rm")?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
             let recreate = secrets::file_readers(&built.bundle, &name);
             let access = host.access()?;
@@ -725,7 +756,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             })
         }
         SecretsCommand::List { host, site } => {
-            let built = built(site)?;
+            let built = built(site, "secrets list")?;
             let users = secrets::users(&built.bundle);
             let access = host.access()?;
             let names: Vec<&str> = users.keys().map(String::as_str).collect();
@@ -754,7 +785,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
     command with --abort to go back to it (what the new server wrote since is not moved back)."
 )]
 pub struct MigrateArgs {
-    /// The site file; the built-in example site when omitted
+    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
     pub site: Option<PathBuf>,
     /// The server that runs the site now, on its admin port
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
@@ -819,7 +850,7 @@ pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
         .host_args(&args.to, args.accept_host_key.clone())
         .access()?;
     refuse_same_server(&old_access, &new_access)?;
-    let built = built(args.site.clone())?;
+    let built = built(args.site.clone(), "migrate")?;
     let port = built.site.firewall.ssh_port.0;
     let timeout = u64::from(built.site.stack.health_timeout_secs);
     let rt = runtime()?;
@@ -933,7 +964,7 @@ async fn cut_over(
     )
     .await?;
     bar.finish();
-    let checks = verify::run(new, &built.site, &built.bundle).await?;
+    let checks = named_site(verify::run(new, &built.site, &built.bundle).await?, built);
     Ok((taken, checks))
 }
 

@@ -4,7 +4,7 @@ mod host;
 mod shared;
 
 pub use shared::Output;
-use shared::{runtime, site_input};
+use shared::{find_site, runtime};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,11 @@ use crate::{pipeline, ui};
     long_about = "Bake a hardened single-server OpenClaw deployment from layered TOML.\n\n\
         `clawbake build` turns the built-in layers plus your site file into dist/: \
         cloud-init user-data to paste into a VPS provider's panel, and the release tree \
-        it installs. With no site file it builds the built-in example site.",
-    after_help = "Start with `clawbake init mysite`, edit mysite/site.toml, then `clawbake build mysite/site.toml`."
+        it installs. The site is the file (or directory) you name, else $CLAWBAKE_SITE, else \
+        ./site.toml (this directory only, never a parent's). With none of them, `build` and \
+        `explain` use the built-in example, and every command that acts on a server refuses.",
+    after_help = "Start with `clawbake init mysite && cd mysite`, edit site.toml, then `clawbake build` and \
+        `clawbake provision --host root@SERVER`."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -46,7 +49,8 @@ pub enum Command {
         Paste dist/user-data into the provider's \"user data\" box when creating the server."
     )]
     Build {
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml, else
+        /// the built-in example]
         site: Option<PathBuf>,
         /// Where to write the bundle; replaced atomically
         #[arg(long, default_value = "dist")]
@@ -65,13 +69,15 @@ pub enum Command {
     /// Create a site directory with a commented site.toml to edit
     Init {
         /// The directory to create (it must not already hold a site.toml)
+        #[arg(default_value = ".")]
         dir: PathBuf,
     },
     /// Show a merged value and the layers that set it, e.g. `firewall.ssh_port`
     Explain {
         /// A dotted key such as `firewall.ssh_port`, or a table such as `stack.services`
         key: String,
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml, else
+        /// the built-in example]
         site: Option<PathBuf>,
     },
     /// Deliver the bundle to a server over SSH: every step on a fresh
@@ -83,7 +89,7 @@ pub enum Command {
         Example: clawbake provision --host root@203.0.113.7 mysite/site.toml"
     )]
     Provision {
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         site: Option<PathBuf>,
         #[command(flatten)]
         host: host::HostArgs,
@@ -111,7 +117,7 @@ pub enum Command {
         provision would; 0 otherwise."
     )]
     Plan {
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         site: Option<PathBuf>,
         #[command(flatten)]
         host: host::HostArgs,
@@ -121,7 +127,7 @@ pub enum Command {
         after_help = "Exits 12 when any check fails; WARN lines (a secret not set yet) do not fail."
     )]
     Verify {
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         site: Option<PathBuf>,
         #[command(flatten)]
         host: host::HostArgs,
@@ -131,7 +137,7 @@ pub enum Command {
     },
     /// Go back to the release before the current one (run again to return)
     Rollback {
-        /// The site file; the built-in example site when omitted
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         site: Option<PathBuf>,
         #[command(flatten)]
         host: host::HostArgs,
@@ -290,20 +296,15 @@ fn cache_dir() -> Result<PathBuf, Error> {
 /// The site a lock-writing command works on: a site file, or a directory
 /// holding one. The built-in example has no directory to write into.
 fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf), Error> {
-    let Some(site) = site else {
+    let SiteInput::File(file) = find_site(site) else {
         return Err(Error::Message {
             message: format!(
-                "`clawbake {command}` writes beside a site file, and the built-in example site has none"
+                "`clawbake {command}` writes beside a site file, and there is no site here (the built-in example has no directory)"
             ),
             help: Some(format!(
-                "run `clawbake init DIR` first, then `clawbake {command} DIR/site.toml`"
+                "run `clawbake init DIR` first, then `clawbake {command}` in DIR (or pass DIR/site.toml)"
             )),
         });
-    };
-    let file = if site.is_dir() {
-        site.join("site.toml")
-    } else {
-        site
     };
     let dir = match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -314,7 +315,7 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
 
 /// `clawbake build`: the bundle into `out`, its summary, its warnings.
 fn build(site: Option<PathBuf>, out: &Path, locked: bool) -> Result<Output, Error> {
-    let built = pipeline::build(&site_input(site))?;
+    let built = pipeline::build(&find_site(site))?;
     if locked {
         pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
     }
@@ -416,7 +417,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             })
         }
         Command::Explain { key, site } => {
-            let merged = pipeline::merge(&site_input(site))?;
+            let merged = pipeline::merge(&find_site(site))?;
             Ok(Output {
                 stdout: explain::explain(&merged, &key)?,
                 stderr: String::new(),

@@ -330,8 +330,12 @@ pub async fn which_set(host: &Host, names: &[&str]) -> Result<Vec<String>, Error
 /// A missing secret is worth a warning, not a failure: the stack runs and
 /// the feature that needs it does not.
 pub fn missing_help(name: &str, target: &str) -> String {
-    format!("clawbake secrets set --host {target} {name} < file-with-the-value")
+    format!("{SET_HINT}{target} {name} < file-with-the-value")
 }
+
+/// How [`missing_help`]'s command begins, for the CLI to name the site in
+/// it when the site is not the one a pasted command would find.
+pub const SET_HINT: &str = "clawbake secrets set --host ";
 
 pub fn not_found(name: &str) -> Error {
     Error::Host {

@@ -72,6 +72,21 @@ pub fn build_summary(built: &Built, out: &Path) -> String {
         site.site.domain,
         out.display()
     );
+    if built.merged.site_dir.is_none() {
+        // Said loudly: nothing of it is meant for a server.
+        let _ = writeln!(
+            s,
+            "  site       THE BUILT-IN EXAMPLE (no site.toml here: `clawbake init DIR` makes one)"
+        );
+    } else {
+        let name = built
+            .merged
+            .layers
+            .last()
+            .map(|id| built.merged.sources.get(*id).name.as_str())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  site       {name}");
+    }
     let _ = writeln!(s, "  build id   {}", b.manifest.build_id);
     let _ = writeln!(s, "  layers     {}", layers.join(" -> "));
     let _ = writeln!(

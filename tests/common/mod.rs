@@ -13,6 +13,13 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The example site as a file: what the host tests act on (a command
+/// that acts on a server never takes the built-in example), found through
+/// `CLAWBAKE_SITE`. It builds the same bundle as the built-in one.
+pub fn example_site() -> PathBuf {
+    root().join("sites/example/site.toml")
+}
+
 /// The example site and the test variants, by name.
 pub fn sites() -> Vec<(&'static str, SiteInput)> {
     vec![
