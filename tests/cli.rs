@@ -207,3 +207,69 @@ fn every_host_command_refuses_the_example() {
         );
     }
 }
+
+/// `check` builds in memory and writes nothing; `--strict` (on `check` and
+/// `build`) makes every warning an error, and `build` then writes nothing.
+#[test]
+fn check_writes_nothing_and_strict_makes_warnings_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD me@laptop";
+    std::fs::write(
+        dir.path().join("site.toml"),
+        format!(
+            "[site]\ndomain = \"claw.example.com\"\n[ssh]\nauthorized_keys = [\"{key}\"]\n[firewall]\nadmin_cidrs = [\"198.51.100.7\"]\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("CLAWBAKE_SITE")
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.starts_with("site.toml builds: openclaw (claw.example.com), ")
+            && stdout.ends_with("; nothing written\n"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("warning: `site.domain` is `claw.example.com`"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("dist").exists(), "check wrote dist/");
+
+    for args in [&["check", "--strict"][..], &["build", "--strict"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            stderr.starts_with(
+                "error: 2 warnings and `--strict` makes each an error; nothing was written:\nwarning: `site.domain` is `claw.example.com`"
+            ) && stderr.ends_with("  = help: fix what each warning names, or drop `--strict`\n"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!dir.path().join("dist").exists(), "{args:?} wrote dist/");
+    }
+    // The domain fixed, one warning is left: images not pinned.
+    std::fs::write(
+        dir.path().join("site.toml"),
+        std::fs::read_to_string(dir.path().join("site.toml"))
+            .unwrap()
+            .replace("claw.example.com", "claw.mydomain.net"),
+    )
+    .unwrap();
+    let out = run(&["check", "--strict"]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with("error: 1 warning and `--strict` makes it an error"),
+        "{stderr}"
+    );
+}

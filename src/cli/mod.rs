@@ -36,8 +36,9 @@ use crate::{pipeline, ui};
         `clawbake provision --host root@SERVER`."
 )]
 pub struct Cli {
+    /// None: the short help and the first commands to type (exit 0).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +60,23 @@ pub enum Command {
         /// image the site no longer runs (exit 9); no network is used
         #[arg(long)]
         locked: bool,
+        /// Every warning is an error (exit 3): unpinned images, a reserved
+        /// domain such as the template's, the built-in example
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Validate and render the site, as `build` does, and write nothing
+    #[command(
+        after_help = "Exit codes: 0 the site builds, 3 it does not (or, with --strict, it warns).\n\
+        Example: `clawbake check --strict` before a commit, in CI."
+    )]
+    Check {
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml, else
+        /// the built-in example]
+        site: Option<PathBuf>,
+        /// Every warning is an error (exit 3), as `build --strict`
+        #[arg(long)]
+        strict: bool,
     },
     /// Write a lock file from the network: image digests or Cloudflare's ranges
     #[command(subcommand)]
@@ -313,20 +331,61 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
     Ok((SiteInput::File(file), dir))
 }
 
+/// `clawbake` alone: the short help, which ends with the first commands.
+fn short_help() -> Output {
+    use clap::CommandFactory as _;
+    Output {
+        stdout: Cli::command().render_help().to_string(),
+        stderr: String::new(),
+    }
+}
+
 /// `clawbake build`: the bundle into `out`, its summary, its warnings.
-fn build(site: Option<PathBuf>, out: &Path, locked: bool) -> Result<Output, Error> {
+fn build(site: Option<PathBuf>, out: &Path, locked: bool, strict: bool) -> Result<Output, Error> {
     let built = pipeline::build(&find_site(site))?;
     if locked {
         pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
     }
+    let warnings = warnings(&built, strict)?;
     built.bundle.write(out)?;
     Ok(Output {
         stdout: ui::build_summary(&built, out),
-        stderr: format!(
-            "{}{}",
-            ui::site_warnings(&built),
-            ui::unpinned_warning(&built)
+        stderr: warnings,
+    })
+}
+
+/// `clawbake check`: everything `build` checks, nothing written.
+fn check(site: Option<PathBuf>, strict: bool) -> Result<Output, Error> {
+    let built = pipeline::build(&find_site(site))?;
+    let warnings = warnings(&built, strict)?;
+    Ok(Output {
+        stdout: ui::check_summary(&built),
+        stderr: warnings,
+    })
+}
+
+/// A build's warnings; with `strict`, an error when there is any.
+fn warnings(built: &crate::pipeline::Built, strict: bool) -> Result<String, Error> {
+    let mut text = format!(
+        "{}{}",
+        ui::site_warnings(built),
+        ui::unpinned_warning(built)
+    );
+    if built.merged.site_dir.is_none() {
+        text.push_str("warning: this is the built-in example site, for exploring: its key and addresses are placeholders\n");
+    }
+    if !strict || text.is_empty() {
+        return Ok(text);
+    }
+    let count = text.lines().filter(|l| l.starts_with("warning: ")).count();
+    Err(Error::Message {
+        message: format!(
+            "{count} warning{} and `--strict` makes {} an error; nothing was written:\n{}",
+            if count == 1 { "" } else { "s" },
+            if count == 1 { "it" } else { "each" },
+            text.trim_end()
         ),
+        help: Some("fix what each warning names, or drop `--strict`".into()),
     })
 }
 
@@ -334,8 +393,17 @@ fn build(site: Option<PathBuf>, out: &Path, locked: bool) -> Result<Output, Erro
 /// never start one.
 /// Run a parsed command; returns what to print on stdout and stderr.
 pub fn run(cli: Cli) -> Result<Output, Error> {
-    match cli.command {
-        Command::Build { site, out, locked } => build(site, &out, locked),
+    let Some(command) = cli.command else {
+        return Ok(short_help());
+    };
+    match command {
+        Command::Build {
+            site,
+            out,
+            locked,
+            strict,
+        } => build(site, &out, locked, strict),
+        Command::Check { site, strict } => check(site, strict),
         Command::Init { dir } => init(&dir),
         Command::Provision {
             site,

@@ -103,6 +103,27 @@ pub fn build_summary(built: &Built, out: &Path) -> String {
 /// Warnings about the site itself: a user's site served under a name
 /// reserved for documentation or tests (RFC 2606, RFC 6761), as the init
 /// template's `openclaw.example.com` is. Empty for the example site.
+/// `clawbake check`: that the site builds, and what it would hold.
+pub fn check_summary(built: &Built) -> String {
+    let files = built.bundle.tree.files().count();
+    let site = if built.merged.site_dir.is_none() {
+        "the built-in example".to_owned()
+    } else {
+        built
+            .merged
+            .layers
+            .last()
+            .map(|id| built.merged.sources.get(*id).name.clone())
+            .unwrap_or_default()
+    };
+    format!(
+        "{site} builds: {} ({}), {files} files, build id {}; nothing written\n",
+        built.site.site.name,
+        built.site.site.domain,
+        crate::render::shared::release_name(&built.bundle.manifest.build_id)
+    )
+}
+
 pub fn site_warnings(built: &Built) -> String {
     if built.merged.site_dir.is_none() {
         return String::new();
