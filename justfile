@@ -10,6 +10,13 @@ test:
     cargo clippy --workspace --all-targets -- -D warnings
     cargo test --workspace
 
+# The man page, from the same definitions as `--help`: target/man/clawbake.1.
+man:
+    cargo build --release
+    mkdir -p target/man
+    target/release/clawbake man > target/man/clawbake.1
+    @echo "target/man/clawbake.1 (read it with: man -l target/man/clawbake.1)"
+
 # Re-record the golden bundles after an intended change; review the diff.
 snapshots:
     INSTA_UPDATE=always cargo test --test bundle golden_bundles

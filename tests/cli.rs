@@ -1,6 +1,8 @@
 //! `clawbake init`: a site that names what is left to do, takes the user's
 //! own key when there is one, and never overwrites a site.
 
+mod common;
+
 use std::process::Command;
 
 fn clawbake(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -272,4 +274,58 @@ fn check_writes_nothing_and_strict_makes_warnings_errors() {
         stderr.starts_with("error: 1 warning and `--strict` makes it an error"),
         "{stderr}"
     );
+}
+
+/// Completion scripts for three shells, each read by that shell, and the
+/// man page by mandoc's linter; each names the commands.
+#[test]
+fn completions_and_the_man_page_are_what_their_readers_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for command in ["provision", "migrate", "check", "completions"] {
+            assert!(text.contains(command), "{args:?} lacks `{command}`");
+        }
+        text
+    };
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    if let Some(bash) = common::tool("bash") {
+        let file = write("clawbake.bash", &out(&["completions", "bash"]));
+        let spec = common::run_ok(
+            Command::new(bash)
+                .arg("-c")
+                .arg(format!("source {} && complete -p clawbake", file.display())),
+            "bash sourcing the completions",
+        );
+        assert!(spec.contains("-F _clawbake clawbake"), "{spec}");
+    }
+    if let Some(zsh) = common::tool("zsh") {
+        let file = write("_clawbake", &out(&["completions", "zsh"]));
+        common::run_ok(Command::new(zsh).arg("-n").arg(&file), "zsh -n");
+    }
+    if let Some(fish) = common::tool("fish") {
+        let file = write("clawbake.fish", &out(&["completions", "fish"]));
+        common::run_ok(
+            Command::new(fish).arg("--no-execute").arg(&file),
+            "fish --no-execute",
+        );
+    }
+    if let Some(mandoc) = common::tool("mandoc") {
+        let file = write("clawbake.1", &out(&["man"]));
+        common::run_ok(
+            Command::new(mandoc)
+                .args(["-T", "lint", "-W", "error"])
+                .arg(&file),
+            "mandoc -T lint",
+        );
+    }
 }

@@ -65,6 +65,18 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Print a shell completion script: `clawbake completions bash > /etc/bash_completion.d/clawbake`
+    #[command(
+        after_help = "Example: `clawbake completions zsh > ~/.zfunc/_clawbake` (with `fpath+=~/.zfunc` in ~/.zshrc), \
+        `clawbake completions fish > ~/.config/fish/completions/clawbake.fish`."
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `just man` writes it to target/man/clawbake.1
+    #[command(hide = true)]
+    Man,
     /// Validate and render the site, as `build` does, and write nothing
     #[command(
         after_help = "Exit codes: 0 the site builds, 3 it does not (or, with --strict, it warns).\n\
@@ -331,6 +343,33 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
     Ok((SiteInput::File(file), dir))
 }
 
+/// `clawbake completions SHELL`: the script, from clap's definitions.
+fn completions(shell: clap_complete::Shell) -> Output {
+    use clap::CommandFactory as _;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "clawbake", &mut out);
+    Output {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::new(),
+    }
+}
+
+/// `clawbake man`: the man page (roff), from the same definitions.
+fn man() -> Result<Output, Error> {
+    use clap::CommandFactory as _;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut out)
+        .map_err(|source| Error::Io {
+            action: "rendering the man page".into(),
+            source,
+        })?;
+    Ok(Output {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::new(),
+    })
+}
+
 /// `clawbake` alone: the short help, which ends with the first commands.
 fn short_help() -> Output {
     use clap::CommandFactory as _;
@@ -404,6 +443,8 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             strict,
         } => build(site, &out, locked, strict),
         Command::Check { site, strict } => check(site, strict),
+        Command::Completions { shell } => Ok(completions(shell)),
+        Command::Man => man(),
         Command::Init { dir } => init(&dir),
         Command::Provision {
             site,
@@ -484,14 +525,17 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        Command::Explain { key, site } => {
-            let merged = pipeline::merge(&find_site(site))?;
-            Ok(Output {
-                stdout: explain::explain(&merged, &key)?,
-                stderr: String::new(),
-            })
-        }
+        Command::Explain { key, site } => explain_key(site, &key),
     }
+}
+
+/// `clawbake explain KEY`: the merged value and the layers that set it.
+fn explain_key(site: Option<PathBuf>, key: &str) -> Result<Output, Error> {
+    let merged = pipeline::merge(&find_site(site))?;
+    Ok(Output {
+        stdout: explain::explain(&merged, key)?,
+        stderr: String::new(),
+    })
 }
 
 fn init(dir: &std::path::Path) -> Result<Output, Error> {
