@@ -85,6 +85,9 @@ pub enum Error {
     },
     /// A lock that would change, or an image without a digest.
     Stale { message: String, help: String },
+    /// Nothing went wrong, and the exit code says something: `plan
+    /// --detailed-exitcode` exits 2 when a release is pending. Prints nothing.
+    Exit { code: i32 },
     /// A registry or Cloudflare's API failed. `action` says what was being
     /// done and to which image or URL, as a gerund; `detail` what happened.
     Network {
@@ -100,7 +103,7 @@ impl Error {
             Error::Input { .. } | Error::Message { .. } => code::BAD_INPUT,
             Error::Io { .. } => code::FAILED,
             Error::Usage { .. } => code::USAGE,
-            Error::Ssh { code, .. } | Error::Host { code, .. } => *code,
+            Error::Ssh { code, .. } | Error::Host { code, .. } | Error::Exit { code } => *code,
             Error::Stale { .. } => code::STALE,
             Error::Network { .. } => code::NETWORK,
         }
@@ -114,6 +117,7 @@ impl Error {
                 diagnostics,
             } => diagnostic::render_all(diagnostics, sources, color),
             Error::Io { action, source } => format!("error: {action}: {source}\n"),
+            Error::Exit { .. } => String::new(),
             Error::Message { message, help }
             | Error::Usage { message, help }
             | Error::Ssh { message, help, .. } => {

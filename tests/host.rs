@@ -957,6 +957,61 @@ fn plan_reads_the_host_answer_not_the_noise_on_stderr() {
     );
 }
 
+/// `plan --json` for scripts, and `--detailed-exitcode` as terraform's:
+/// 0 nothing to do, 2 a release is pending; refusals keep their codes.
+#[test]
+fn plan_speaks_json_and_a_detailed_exit_code() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |site: Option<&str>| {
+        let mut words = vec!["plan"];
+        words.extend(site);
+        words.extend(["--json", "--detailed-exitcode", "--host", &target]);
+        let run = clawbake(&args(&ssh, &words), None);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr));
+        assert_eq!(json["target"], target.as_str());
+        (run.code, json)
+    };
+    let (code, json) = plan(None);
+    assert_eq!(
+        (code, json["decision"].as_str()),
+        (2, Some("first-provision"))
+    );
+    assert_eq!(json["release"], release_of(&SiteInput::Example).as_str());
+
+    host.install_release(&common::build(&SiteInput::Example));
+    let (code, json) = plan(None);
+    assert_eq!((code, json["decision"].as_str()), (0, Some("no-change")));
+
+    let stack = variant(dir.path(), "tokens", "[openclaw]\nmax_tokens = 4096");
+    let (code, json) = plan(Some(stack.to_str().unwrap()));
+    assert_eq!(
+        (code, json["decision"].as_str()),
+        (2, Some("stack-release")),
+        "{json}"
+    );
+    assert!(
+        json["changes"].as_array().unwrap().iter().any(|c| c["path"]
+            == "/opt/clawbake/current/stack/openclaw/openclaw.json"
+            && c["scope"] == "stack"
+            && c["kind"] == "modified"),
+        "{json}"
+    );
+
+    let rebuild = variant(dir.path(), "swap", "[host]\nswap_mib = 2048");
+    let (code, json) = plan(Some(rebuild.to_str().unwrap()));
+    assert_eq!(
+        (code, json["decision"].as_str()),
+        (7, Some("rebuild-required")),
+        "{json}"
+    );
+}
+
 /// A host that cannot hash its files (no `sha256sum`) is not one whose
 /// files all vanished: `plan` says what is missing (exit 11), not drift.
 #[test]

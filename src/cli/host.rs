@@ -594,7 +594,12 @@ fn checked(stdout: String, checks: &[verify::Check]) -> Result<Output, Error> {
     })
 }
 
-pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
+pub fn plan(
+    site: Option<PathBuf>,
+    host: &HostArgs,
+    json: bool,
+    detailed_exitcode: bool,
+) -> Result<Output, Error> {
     let built = built(site, "plan")?;
     let access = host.access()?;
     let ssh_port = built.site.firewall.ssh_port.0;
@@ -603,12 +608,22 @@ pub fn plan(site: Option<PathBuf>, host: &HostArgs) -> Result<Output, Error> {
         apply::plan(&host, &built.bundle).await
     })?;
     let release = crate::render::shared::release_name(&built.bundle.manifest.build_id);
-    let stdout = ui::plan_summary(&decision, &access.target.to_string(), release);
+    let target = access.target.to_string();
+    let stdout = if json {
+        ui::plan_json(&decision, &target, release)
+    } else {
+        ui::plan_summary(&decision, &target, release)
+    };
     // The same refusals as provision, with the same exit codes, so a
     // script can ask `plan` first.
     if let Some(e) = apply::refusal(&decision) {
         print!("{stdout}");
         return Err(e);
+    }
+    let pending = !matches!(decision, crate::host::plan::Decision::NoChange);
+    if detailed_exitcode && pending {
+        print!("{stdout}");
+        return Err(Error::Exit { code: 2 });
     }
     Ok(Output {
         stdout,

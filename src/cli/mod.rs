@@ -151,6 +151,13 @@ pub enum Command {
         site: Option<PathBuf>,
         #[command(flatten)]
         host: host::HostArgs,
+        /// The decision as JSON: `decision`, `target`, `release`, `changes`, `drift`
+        #[arg(long)]
+        json: bool,
+        /// Exit 2 when provision would change something (a first provision or
+        /// a stack release), 0 when nothing, as terraform does
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Check the running server: containers, egress whitelist, auth, firewall, config
     #[command(
@@ -461,7 +468,12 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             admin_endpoint.as_deref(),
             allow_unpinned,
         ),
-        Command::Plan { site, host } => host::plan(site, &host),
+        Command::Plan {
+            site,
+            host,
+            json,
+            detailed_exitcode,
+        } => host::plan(site, &host, json, detailed_exitcode),
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),

@@ -218,6 +218,61 @@ pub fn plan_summary(decision: &crate::host::plan::Decision, target: &str, releas
     }
 }
 
+/// `plan --json`: the decision for scripts. `decision` is one of
+/// `first-provision`, `no-change`, `stack-release`, `rebuild-required`,
+/// `drift`; `changes` and `drift` name files where they are on the host.
+pub fn plan_json(decision: &crate::host::plan::Decision, target: &str, release: &str) -> String {
+    use crate::host::plan::{ChangeKind, Decision};
+    let listed = |changes: &[crate::host::plan::Change]| -> Vec<serde_json::Value> {
+        changes
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "path": crate::host::remote::on_host(&c.path),
+                    "scope": match c.scope {
+                        crate::bundle::Scope::Host => "host",
+                        crate::bundle::Scope::Stack => "stack",
+                    },
+                    "kind": match c.kind {
+                        ChangeKind::Added => "added",
+                        ChangeKind::Modified => "modified",
+                        ChangeKind::Removed => "removed",
+                    },
+                })
+            })
+            .collect()
+    };
+    let (name, changes, drifted) = match decision {
+        Decision::FirstProvision => ("first-provision", Vec::new(), Vec::new()),
+        Decision::NoChange => ("no-change", Vec::new(), Vec::new()),
+        Decision::StackRelease { changes } => ("stack-release", listed(changes), Vec::new()),
+        Decision::RebuildRequired { changes } => ("rebuild-required", listed(changes), Vec::new()),
+        Decision::Drift { drift } => (
+            "drift",
+            Vec::new(),
+            drift
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "path": crate::host::remote::on_host(&d.path),
+                        "state": if d.observed.is_some() { "changed" } else { "missing" },
+                    })
+                })
+                .collect(),
+        ),
+    };
+    let value = serde_json::json!({
+        "target": target,
+        "release": release,
+        "decision": name,
+        "changes": changes,
+        "drift": drifted,
+    });
+    let mut s = serde_json::to_string_pretty(&value).expect("a plan serializes");
+    s.push('\n');
+    s
+}
+
 /// What `provision` and `rollback` print when they are done.
 pub fn provision_summary(report: &crate::host::apply::Report, target: &str, log: &Path) -> String {
     use crate::host::plan::Decision;
