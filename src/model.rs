@@ -29,6 +29,19 @@ pub struct Site {
     pub egress: Egress,
     pub backup: Backup,
     pub images: Images,
+    /// Where the server is, so host commands need no `--host`.
+    #[serde(default)]
+    pub deploy: Deploy,
+}
+
+/// `[deploy]`: the site's server. `--host` still wins.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// `[user@]host[:port]`. Without a port: the site's SSH port where the
+    /// server answers on it (it was provisioned), else 22.
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 /// The `[site]` table: names, and the selectors that pick built-in layers.

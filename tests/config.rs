@@ -612,6 +612,11 @@ fn bad_values_are_refused_by_their_consumers_rules() {
             "",
             "invalid value for `memory.model`",
         ),
+        (
+            "[deploy]\nhost = \"root@203.0.113.7; reboot\"\n",
+            "",
+            "expected a server as `root@203.0.113.7`",
+        ),
         // Numbers by what their consumer does with 0, infinity, NaN.
         (
             "[models.claude-sonnet-4-5]\nrpm = 0\n",

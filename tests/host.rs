@@ -1012,6 +1012,62 @@ fn plan_speaks_json_and_a_detailed_exit_code() {
     );
 }
 
+/// The server in the site: `[deploy] host` stands in for `--host`, which
+/// still wins; without a port there, the site's SSH port where the server
+/// answers on it. With neither, the command says what to type (exit 2).
+#[test]
+fn the_site_can_name_its_server() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    let ssh = host.ssh_args();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |site: &Path, extra: &[&str]| {
+        let mut words = vec!["plan", site.to_str().unwrap()];
+        words.extend(extra);
+        clawbake(&args(&ssh, &words), None)
+    };
+    let first = "has no clawbake release: provision would apply every step";
+    let with_port = variant(
+        dir.path(),
+        "with-port",
+        &format!("[deploy]\nhost = \"root@127.0.0.1:{}\"", host.port),
+    );
+    let run = plan(&with_port, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(first), "{}", run.stdout);
+    // --host wins over the site's.
+    let run = plan(&with_port, &["--host", "root@127.0.0.1:1"]);
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    // No port: the site's SSH port answers, so that is the one.
+    let no_port = variant(dir.path(), "no-port", "[deploy]\nhost = \"root@127.0.0.1\"");
+    let text = std::fs::read_to_string(&no_port).unwrap();
+    std::fs::write(
+        &no_port,
+        text.replace(
+            "[firewall]\n",
+            &format!("[firewall]\nssh_port = {}\n", host.port),
+        ),
+    )
+    .unwrap();
+    let run = plan(&no_port, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with(&format!("root@127.0.0.1:{} {first}", host.port)),
+        "{}",
+        run.stdout
+    );
+    // Neither: what to type.
+    let none = variant(dir.path(), "none", "");
+    let run = plan(&none, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        run.stderr,
+        "error: no server given: this command acts on one\n  = help: pass `--host root@SERVER`, or write it into the site once: `[deploy]` then `host = \"root@SERVER\"`\n"
+    );
+}
+
 /// A host that cannot hash its files (no `sha256sum`) is not one whose
 /// files all vanished: `plan` says what is missing (exit 11), not drift.
 #[test]

@@ -23,8 +23,9 @@ use crate::ui;
 #[derive(Debug, Args)]
 pub struct HostArgs {
     /// The server, as `[user@]host[:port]`: `root@203.0.113.7`, `admin@[2001:db8::7]:9922`
+    /// [default: the site's `deploy.host`]
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
-    pub host: String,
+    pub host: Option<String>,
     /// The private key to log in with; the SSH agent's keys when omitted
     #[arg(long, short = 'i', value_name = "FILE")]
     pub identity: Option<PathBuf>,
@@ -51,11 +52,28 @@ fn default_known_hosts() -> PathBuf {
 }
 
 impl HostArgs {
-    fn access(&self) -> Result<Access, Error> {
-        let target = Target::parse(&self.host).map_err(|why| Error::Usage {
-            message: format!("`--host {}`: {why}", self.host),
-            help: Some("write it as `user@host`, `user@host:port` or `user@[ipv6]:port`".into()),
-        })?;
+    /// How to reach the site's server: `--host`, else the site's
+    /// `deploy.host` (without a port there: the site's SSH port if the
+    /// server answers on it, else 22).
+    fn access(&self, site: &crate::model::Site) -> Result<Access, Error> {
+        let target = match (&self.host, &site.deploy.host) {
+            (Some(host), _) => Target::parse(host).map_err(|why| Error::Usage {
+                message: format!("`--host {host}`: {why}"),
+                help: Some(
+                    "write it as `user@host`, `user@host:port` or `user@[ipv6]:port`".into(),
+                ),
+            })?,
+            (None, Some(host)) => deploy_target(host, site.firewall.ssh_port.0)?,
+            (None, None) => {
+                return Err(Error::Usage {
+                    message: "no server given: this command acts on one".into(),
+                    help: Some(
+                        "pass `--host root@SERVER`, or write it into the site once: `[deploy]` then `host = \"root@SERVER\"`"
+                            .into(),
+                    ),
+                });
+            }
+        };
         if let Some(key) = &self.identity {
             check_identity(key)?;
         }
@@ -70,6 +88,33 @@ impl HostArgs {
             },
         })
     }
+}
+
+/// The site's `deploy.host` as a target: a port written there is used as
+/// it is; without one, the site's SSH port when something answers there
+/// (the server was provisioned and sshd moved), else 22.
+fn deploy_target(host: &str, ssh_port: u16) -> Result<Target, Error> {
+    let target = Target::parse(host).map_err(|why| Error::Usage {
+        message: format!("the site's `deploy.host`: {why}"),
+        help: Some("write it as `root@SERVER` or `root@SERVER:PORT` under `[deploy]`".into()),
+    })?;
+    let bare = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let explicit_port = if bare.starts_with('[') {
+        bare.contains("]:")
+    } else {
+        bare.matches(':').count() == 1
+    };
+    if explicit_port {
+        return Ok(target);
+    }
+    let admin = target.with_port(ssh_port);
+    let answers = std::net::ToSocketAddrs::to_socket_addrs(&(admin.host.as_str(), ssh_port))
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok()
+        });
+    Ok(if answers { admin } else { target })
 }
 
 /// `--identity FILE`: a private key that is there, before any connection
@@ -222,7 +267,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
     match args.action {
         Some(BackupAction::List { host, site }) => {
             let built = built(site, "backup list")?;
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             let snapshots = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 backup::list(&host).await
@@ -234,7 +279,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
         }
         Some(BackupAction::Check { host, site }) => {
             let built = built(site, "backup check")?;
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             let out = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 backup::check(&host).await
@@ -252,7 +297,7 @@ pub fn backup(args: BackupArgs) -> Result<Output, Error> {
                 });
             };
             let built = built(args.site, "backup")?;
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             if let Some(file) = &args.password_file {
                 refuse_overwrite(file)?;
             }
@@ -346,7 +391,7 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
         message: format!("reading {}: {e}", password_file.display()),
         help: Some("give the file `clawbake backup --password-file` wrote".into()),
     })?;
-    let access = host.access()?;
+    let access = host.access(&built.site)?;
     let timeout = u64::from(built.site.stack.health_timeout_secs);
     let (restored, checks) = runtime()?.block_on(async {
         let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
@@ -469,7 +514,7 @@ pub fn provision(
 ) -> Result<Output, Error> {
     let built = built(site, "provision")?;
     refuse_unpinned(&built, allow_unpinned)?;
-    let access = host.access()?;
+    let access = host.access(&built.site)?;
     let rt = runtime()?;
     let progress = ui::progress::StepProgress::new();
     let (mut stdout, host, decision) =
@@ -601,7 +646,7 @@ pub fn plan(
     detailed_exitcode: bool,
 ) -> Result<Output, Error> {
     let built = built(site, "plan")?;
-    let access = host.access()?;
+    let access = host.access(&built.site)?;
     let ssh_port = built.site.firewall.ssh_port.0;
     let decision = runtime()?.block_on(async {
         let host = Host::connect(&access, ssh_port).await?;
@@ -633,7 +678,7 @@ pub fn plan(
 
 pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
     let built = built(site, "verify")?;
-    let access = host.access()?;
+    let access = host.access(&built.site)?;
     let ssh_port = built.site.firewall.ssh_port.0;
     let checks = runtime()?.block_on(async {
         let host = Host::connect(&access, ssh_port).await?;
@@ -657,7 +702,7 @@ pub fn rollback(
     log: Option<PathBuf>,
 ) -> Result<Output, Error> {
     let built = built(site, "rollback")?;
-    let access = host.access()?;
+    let access = host.access(&built.site)?;
     let mut log = Log::open(log_path(log, &access.target))?;
     let progress = ui::progress::StepProgress::new();
     let report = runtime()?
@@ -717,7 +762,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
             let value = read_value(from_env.as_deref())?;
             let recreate = secrets::file_readers(&built.bundle, &name);
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 secrets::set(&host, &name, value, &recreate).await
@@ -730,7 +775,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
         SecretsCommand::Rotate { name, host, site } => {
             let built = built(site, "secrets rotate")?;
             let rotation = secrets::rotation(&name, &built.bundle)?;
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             let said = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 secrets::rotate(&host, &rotation).await
@@ -757,7 +802,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let built = built(site, "secrets rm")?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
             let recreate = secrets::file_readers(&built.bundle, &name);
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             let removed = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
                 secrets::remove(&host, &name, &recreate).await
@@ -773,7 +818,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
         SecretsCommand::List { host, site } => {
             let built = built(site, "secrets list")?;
             let users = secrets::users(&built.bundle);
-            let access = host.access()?;
+            let access = host.access(&built.site)?;
             let names: Vec<&str> = users.keys().map(String::as_str).collect();
             let set = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
@@ -849,7 +894,7 @@ pub struct MigrateArgs {
 impl MigrateArgs {
     fn host_args(&self, host: &str, accept_host_key: Option<String>) -> HostArgs {
         HostArgs {
-            host: host.to_owned(),
+            host: Some(host.to_owned()),
             identity: self.identity.clone(),
             known_hosts: self.known_hosts.clone(),
             accept_host_key,
@@ -860,12 +905,12 @@ impl MigrateArgs {
 }
 
 pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
-    let old_access = args.host_args(&args.from, None).access()?;
+    let built = built(args.site.clone(), "migrate")?;
+    let old_access = args.host_args(&args.from, None).access(&built.site)?;
     let new_access = args
         .host_args(&args.to, args.accept_host_key.clone())
-        .access()?;
+        .access(&built.site)?;
     refuse_same_server(&old_access, &new_access)?;
-    let built = built(args.site.clone(), "migrate")?;
     let port = built.site.firewall.ssh_port.0;
     let timeout = u64::from(built.site.stack.health_timeout_secs);
     let rt = runtime()?;

@@ -739,6 +739,20 @@ impl Checks<'_> {
             rows.push((format!("models.{name}.id"), &model.id, model_id, MODEL));
         }
         rows.push(("memory.model".into(), &site.memory.model, model_id, MODEL));
+        if let Some(host) = &site.deploy.host {
+            rows.push((
+                "deploy.host".into(),
+                host,
+                |v| {
+                    let bare = v.rsplit_once('@').map_or(v, |(_, h)| h);
+                    !bare.is_empty()
+                        && !bare.starts_with(':')
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"@.:[]_-".contains(&b))
+                },
+                "a server as `root@203.0.113.7` or `root@host.example.net:9922`",
+            ));
+        }
         for (key, value, ok, expected) in rows {
             if !ok(value) {
                 self.error(
