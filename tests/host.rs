@@ -731,8 +731,62 @@ fn rotate_makes_a_new_key_on_the_host_recreates_its_readers_and_puts_the_old_bac
     );
 }
 
+/// On a terminal, `secrets set` asks for the value and does not show it
+/// as it is typed (a pty from util-linux's `script`; the typing comes once
+/// the prompt is up, as a person's would).
 #[test]
-fn secrets_refuse_names_the_site_does_not_use_and_values_on_a_terminal() {
+fn secrets_set_on_a_terminal_asks_without_echo() {
+    let Some(script) = common::tool("script") else {
+        return;
+    };
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    fake_docker(&host);
+    host.install_release(&common::build(&SiteInput::Example));
+    let value = "sk-ant-typed-0123456789abcdef";
+    let mut line = vec![env!("CARGO_BIN_EXE_clawbake").to_owned()];
+    line.extend(
+        [
+            "secrets",
+            "set",
+            "ANTHROPIC_API_KEY",
+            "--host",
+            &host.host_arg("root"),
+        ]
+        .map(str::to_owned),
+    );
+    line.extend(host.ssh_args());
+    let line: Vec<String> = line
+        .iter()
+        .map(|w| clawbake::host::transport::ssh::shell_quote(w))
+        .collect();
+    let typed = format!(
+        "(sleep 3; printf '%s\\n' {value}) | {} -q -e -c {} /dev/null",
+        script.display(),
+        clawbake::host::transport::ssh::shell_quote(&line.join(" "))
+    );
+    let out = Command::new("sh")
+        .args(["-c", &typed])
+        .env_remove("SSH_AUTH_SOCK")
+        .env("CLAWBAKE_SITE", common::example_site())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(
+        screen.contains("ANTHROPIC_API_KEY (typing is not shown): "),
+        "{screen}"
+    );
+    assert!(!screen.contains(value), "the value was shown:\n{screen}");
+    assert_eq!(
+        std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/ANTHROPIC_API_KEY")).unwrap(),
+        value
+    );
+}
+
+#[test]
+fn secrets_refuse_names_the_site_does_not_use_or_an_empty_value() {
     // Refused before any connection: no host needed.
     let typo = clawbake(
         &[

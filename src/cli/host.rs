@@ -720,8 +720,9 @@ pub fn rollback(
     })
 }
 
-/// A secret's value from the environment or stdin; never from argv.
-fn read_value(from_env: Option<&str>) -> Result<secrets::Value, Error> {
+/// A secret's value from the environment, stdin, or typed at a prompt
+/// that does not echo (stdin a terminal); never from argv.
+fn read_value(name: &str, from_env: Option<&str>) -> Result<secrets::Value, Error> {
     if let Some(var) = from_env {
         let raw = std::env::var(var).map_err(|_| Error::Message {
             message: format!("the environment variable `{var}` is not set"),
@@ -733,11 +734,14 @@ fn read_value(from_env: Option<&str>) -> Result<secrets::Value, Error> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        return Err(Error::Message {
-            message: "the value is read from stdin, and stdin is a terminal (it would be echoed)"
-                .into(),
-            help: Some("pipe it in: `... NAME < file`, or use `--from-env VAR`".into()),
-        });
+        // As `gh secret set` does: asked for, and not shown while typed.
+        let raw = rpassword::prompt_password(format!("{name} (typing is not shown): ")).map_err(
+            |source| Error::Io {
+                action: "reading the value from the terminal".into(),
+                source,
+            },
+        )?;
+        return secrets::Value::new(raw, "the terminal");
     }
     let mut raw = String::new();
     stdin
@@ -760,7 +764,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
         } => {
             let built = built(site, "secrets set")?;
             secrets::check_name(&name, &secrets::users(&built.bundle))?;
-            let value = read_value(from_env.as_deref())?;
+            let value = read_value(&name, from_env.as_deref())?;
             let recreate = secrets::file_readers(&built.bundle, &name);
             let access = host.access(&built.site)?;
             runtime()?.block_on(async {
