@@ -1,10 +1,8 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-
 fn main() -> ExitCode {
-    let cli = clawbake::cli::Cli::parse();
+    let cli = clawbake::cli::parse();
     match clawbake::cli::run(cli) {
         Ok(out) => {
             print!("{}", out.stdout);

@@ -329,3 +329,50 @@ fn completions_and_the_man_page_are_what_their_readers_accept() {
         );
     }
 }
+
+/// Every command's `--help` ends with an example, from the binary's own
+/// help (each command walked from the top-level list).
+#[test]
+fn every_command_help_has_an_example() {
+    let help = |path: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(path)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{path:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The commands a help lists, without `help` itself.
+    let commands = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+            .filter(|c| c != "help")
+            .collect()
+    };
+    let mut checked = 0;
+    for top in commands(&help(&[])) {
+        let text = help(&[&top]);
+        let subs = commands(&text);
+        if subs.is_empty() || top == "backup" {
+            assert!(
+                text.contains("Example"),
+                "`clawbake {top} --help` has no example"
+            );
+            checked += 1;
+        }
+        for sub in subs {
+            let text = help(&[&top, &sub]);
+            assert!(
+                text.contains("Example"),
+                "`clawbake {top} {sub} --help` has no example"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 18, "{checked} commands checked");
+}

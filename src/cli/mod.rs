@@ -350,11 +350,125 @@ fn own_site(site: Option<PathBuf>, command: &str) -> Result<(SiteInput, PathBuf)
     Ok((SiteInput::File(file), dir))
 }
 
+/// One example per command, ending its `--help` (and its section of the
+/// man page): the command path, then a line that works when pasted in a
+/// site's directory.
+const EXAMPLES: &[(&[&str], &str)] = &[
+    (
+        &["build"],
+        "clawbake build --strict            # in the site's directory: ./site.toml -> dist/",
+    ),
+    (
+        &["check"],
+        "clawbake check --strict            # before a commit, in CI",
+    ),
+    (
+        &["init"],
+        "clawbake init mysite && cd mysite  # then edit site.toml",
+    ),
+    (
+        &["explain"],
+        "clawbake explain firewall.ssh_port   # the value and the layers that set it",
+    ),
+    (
+        &["plan"],
+        "clawbake plan --host root@203.0.113.7:9922 --detailed-exitcode",
+    ),
+    (
+        &["verify"],
+        "clawbake verify --host root@203.0.113.7:9922 --json",
+    ),
+    (
+        &["rollback"],
+        "clawbake rollback --host root@203.0.113.7:9922",
+    ),
+    (
+        &["secrets", "set"],
+        "clawbake secrets set ANTHROPIC_API_KEY --host root@203.0.113.7:9922   # asks, without echo",
+    ),
+    (
+        &["secrets", "list"],
+        "clawbake secrets list --host root@203.0.113.7:9922",
+    ),
+    (
+        &["secrets", "rotate"],
+        "clawbake secrets rotate LITELLM_GATEWAY_KEY --host root@203.0.113.7:9922",
+    ),
+    (
+        &["secrets", "rm"],
+        "clawbake secrets rm VOYAGE_API_KEY --host root@203.0.113.7:9922",
+    ),
+    (
+        &["backup"],
+        "clawbake backup --host root@203.0.113.7:9922 --to backups/ --password-file backup.pw",
+    ),
+    (
+        &["backup", "list"],
+        "clawbake backup list --host root@203.0.113.7:9922",
+    ),
+    (
+        &["backup", "check"],
+        "clawbake backup check --host root@203.0.113.7:9922",
+    ),
+    (
+        &["restore"],
+        "clawbake restore backups/ --password-file backup.pw --host root@198.51.100.9:9922",
+    ),
+    (
+        &["migrate"],
+        "clawbake migrate --from root@203.0.113.7:9922 --to root@198.51.100.9",
+    ),
+    (
+        &["pin", "images"],
+        "clawbake pin images    # where a registry is reachable; review images.lock",
+    ),
+    (
+        &["pin", "cloudflare"],
+        "clawbake pin cloudflare   # Cloudflare's current ranges into the lock",
+    ),
+    (
+        &["images", "save"],
+        "clawbake images save   # images.tar beside site.toml, for images.ship = true",
+    ),
+    (
+        &["completions"],
+        "clawbake completions bash > /etc/bash_completion.d/clawbake",
+    ),
+];
+
+/// The command line, with each command's example after its help.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut cli = Cli::command();
+    for (path, example) in EXAMPLES {
+        cli = with_example(cli, path, example);
+    }
+    cli
+}
+
+fn with_example(cmd: clap::Command, path: &[&str], example: &str) -> clap::Command {
+    match path {
+        [] => {
+            let before = cmd
+                .get_after_help()
+                .map(|h| format!("{h}\n\n"))
+                .unwrap_or_default();
+            cmd.after_help(format!("{before}Example:\n  {example}"))
+        }
+        [first, rest @ ..] => cmd.mut_subcommand(*first, |sub| with_example(sub, rest, example)),
+    }
+}
+
+/// Parse the command line (clap's errors and `--help` exit from here).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches as _;
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 /// `clawbake completions SHELL`: the script, from clap's definitions.
 fn completions(shell: clap_complete::Shell) -> Output {
-    use clap::CommandFactory as _;
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "clawbake", &mut out);
+    clap_complete::generate(shell, &mut command(), "clawbake", &mut out);
     Output {
         stdout: String::from_utf8_lossy(&out).into_owned(),
         stderr: String::new(),
@@ -363,9 +477,8 @@ fn completions(shell: clap_complete::Shell) -> Output {
 
 /// `clawbake man`: the man page (roff), from the same definitions.
 fn man() -> Result<Output, Error> {
-    use clap::CommandFactory as _;
     let mut out = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(command())
         .render(&mut out)
         .map_err(|source| Error::Io {
             action: "rendering the man page".into(),
@@ -379,9 +492,8 @@ fn man() -> Result<Output, Error> {
 
 /// `clawbake` alone: the short help, which ends with the first commands.
 fn short_help() -> Output {
-    use clap::CommandFactory as _;
     Output {
-        stdout: Cli::command().render_help().to_string(),
+        stdout: command().render_help().to_string(),
         stderr: String::new(),
     }
 }
