@@ -376,3 +376,61 @@ fn every_command_help_has_an_example() {
     }
     assert!(checked >= 18, "{checked} commands checked");
 }
+
+/// `build --json`: the summary a script reads, parsed here key by key.
+#[test]
+fn build_json_is_the_summary_for_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+        .args(["build", "--json", "--out"])
+        .arg(dir.path().join("dist"))
+        .current_dir(dir.path())
+        .env_remove("CLAWBAKE_SITE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["site"],
+        serde_json::Value::Null,
+        "the built-in example"
+    );
+    assert_eq!(json["name"], "openclaw");
+    assert_eq!(json["build_id"].as_str().unwrap().len(), 64);
+    assert_eq!(json["layers"][0], "layers/base.toml");
+    let (host, stack) = (
+        json["files"]["host"].as_u64().unwrap(),
+        json["files"]["stack"].as_u64().unwrap(),
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dist/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        usize::try_from(host + stack).unwrap(),
+        manifest["files"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        json["user_data_bytes"].as_u64().unwrap(),
+        std::fs::metadata(dir.path().join("dist/user-data"))
+            .unwrap()
+            .len()
+    );
+    let budget = &json["budget"];
+    let sum: u64 = budget["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["mib"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, budget["total_mib"].as_u64().unwrap());
+    assert_eq!(budget["fits"], true);
+    assert!(!json["unpinned_images"].as_array().unwrap().is_empty());
+    assert!(
+        json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("built-in example")),
+        "{json}"
+    );
+}

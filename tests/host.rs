@@ -588,6 +588,28 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
         Some(&format!("{value}\n")),
     );
     assert_eq!(set.code, 0, "{}", set.stderr);
+    let list = clawbake(
+        &args(&ssh, &["secrets", "list", "--json", "--host", &target]),
+        None,
+    );
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let listed: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let entry = |name: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {listed}"))
+            .clone()
+    };
+    assert_eq!(entry("ANTHROPIC_API_KEY")["set"], true);
+    assert_eq!(
+        entry("ANTHROPIC_API_KEY")["used_by"],
+        serde_json::json!(["litellm"])
+    );
+    assert_eq!(entry("TELEGRAM_BOT_TOKEN")["set"], false);
+    assert!(!list.stdout.contains(value));
     assert!(!set.stdout.contains(value) && !set.stderr.contains(value));
     let file = host.on_host("/opt/clawbake/secrets/ANTHROPIC_API_KEY");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), value);

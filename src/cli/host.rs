@@ -182,6 +182,9 @@ pub enum SecretsCommand {
         /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
         #[arg(long)]
         site: Option<PathBuf>,
+        /// As JSON: `[{"name", "set", "used_by"}]`
+        #[arg(long)]
+        json: bool,
     },
     /// Replace a secret the host generated with a fresh one; the services
     /// that read it are recreated with it
@@ -819,7 +822,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        SecretsCommand::List { host, site } => {
+        SecretsCommand::List { host, site, json } => {
             let built = built(site, "secrets list")?;
             let users = secrets::users(&built.bundle);
             let access = host.access(&built.site)?;
@@ -829,7 +832,11 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
                 secrets::which_set(&host, &names).await
             })?;
             Ok(Output {
-                stdout: ui::secrets_list(&users, &set),
+                stdout: if json {
+                    ui::secrets_json(&users, &set)
+                } else {
+                    ui::secrets_list(&users, &set)
+                },
                 stderr: String::new(),
             })
         }

@@ -64,6 +64,9 @@ pub enum Command {
         /// domain such as the template's, the built-in example
         #[arg(long)]
         strict: bool,
+        /// The summary as JSON on stdout (warnings in it too, and on stderr)
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script: `clawbake completions bash > /etc/bash_completion.d/clawbake`
     #[command(
@@ -499,7 +502,13 @@ fn short_help() -> Output {
 }
 
 /// `clawbake build`: the bundle into `out`, its summary, its warnings.
-fn build(site: Option<PathBuf>, out: &Path, locked: bool, strict: bool) -> Result<Output, Error> {
+fn build(
+    site: Option<PathBuf>,
+    out: &Path,
+    locked: bool,
+    strict: bool,
+    json: bool,
+) -> Result<Output, Error> {
     let built = pipeline::build(&find_site(site))?;
     if locked {
         pin::check_locked(&built.site, &built.images, built.merged.site_dir.as_deref())?;
@@ -507,7 +516,11 @@ fn build(site: Option<PathBuf>, out: &Path, locked: bool, strict: bool) -> Resul
     let warnings = warnings(&built, strict)?;
     built.bundle.write(out)?;
     Ok(Output {
-        stdout: ui::build_summary(&built, out),
+        stdout: if json {
+            ui::build_json(&built, out, &warnings)
+        } else {
+            ui::build_summary(&built, out)
+        },
         stderr: warnings,
     })
 }
@@ -560,7 +573,8 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             out,
             locked,
             strict,
-        } => build(site, &out, locked, strict),
+            json,
+        } => build(site, &out, locked, strict, json),
         Command::Check { site, strict } => check(site, strict),
         Command::Completions { shell } => Ok(completions(shell)),
         Command::Man => man(),
@@ -632,25 +646,28 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             site,
             parallel,
             net,
-        }) => {
-            let (input, dir) = own_site(site, "images save")?;
-            let prepared = pipeline::prepare(&input)?;
-            let images = pin::pinned_images(&prepared.site, &prepared.images)?;
-            let client = net.client()?;
-            let bar = ui::progress::DownloadBar::new();
-            let progress: std::sync::Arc<dyn registry::Progress> = std::sync::Arc::new(bar.clone());
-            let archive = dir.join(pin::IMAGE_SET);
-            let saved = runtime()?.block_on(pin::save_images(
-                &client, &images, &archive, progress, parallel,
-            ));
-            bar.finish();
-            Ok(Output {
-                stdout: ui::saved_images(&saved?),
-                stderr: String::new(),
-            })
-        }
+        }) => images_save(site, parallel, &net),
         Command::Explain { key, site } => explain_key(site, &key),
     }
+}
+
+/// `clawbake images save`: the pinned images into images.tar, with a bar.
+fn images_save(site: Option<PathBuf>, parallel: usize, net: &NetArgs) -> Result<Output, Error> {
+    let (input, dir) = own_site(site, "images save")?;
+    let prepared = pipeline::prepare(&input)?;
+    let images = pin::pinned_images(&prepared.site, &prepared.images)?;
+    let client = net.client()?;
+    let bar = ui::progress::DownloadBar::new();
+    let progress: std::sync::Arc<dyn registry::Progress> = std::sync::Arc::new(bar.clone());
+    let archive = dir.join(pin::IMAGE_SET);
+    let saved = runtime()?.block_on(pin::save_images(
+        &client, &images, &archive, progress, parallel,
+    ));
+    bar.finish();
+    Ok(Output {
+        stdout: ui::saved_images(&saved?),
+        stderr: String::new(),
+    })
 }
 
 /// `clawbake explain KEY`: the merged value and the layers that set it.

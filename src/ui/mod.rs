@@ -47,24 +47,33 @@ pub fn paste_fit(size: usize) -> String {
     }
 }
 
+/// How many of the bundle's files land on the host, and in the stack.
+fn file_counts(b: &crate::bundle::Bundle) -> (usize, usize) {
+    b.tree
+        .files()
+        .fold((0, 0), |(h, st), (_, f)| match f.scope {
+            crate::bundle::Scope::Host => (h + 1, st),
+            crate::bundle::Scope::Stack => (h, st + 1),
+        })
+}
+
+/// The layers merged, in order, by the names their files have.
+fn layer_names(built: &Built) -> Vec<&str> {
+    built
+        .merged
+        .layers
+        .iter()
+        .map(|id| built.merged.sources.get(*id).name.as_str())
+        .collect()
+}
+
 /// The summary `build` prints.
 pub fn build_summary(built: &Built, out: &Path) -> String {
     let b = &built.bundle;
     let site = &built.site;
     let mut s = String::new();
-    let (host, stack) = b
-        .tree
-        .files()
-        .fold((0, 0), |(h, st), (_, f)| match f.scope {
-            crate::bundle::Scope::Host => (h + 1, st),
-            crate::bundle::Scope::Stack => (h, st + 1),
-        });
-    let layers: Vec<&str> = built
-        .merged
-        .layers
-        .iter()
-        .map(|id| built.merged.sources.get(*id).name.as_str())
-        .collect();
+    let (host, stack) = file_counts(b);
+    let layers = layer_names(built);
     let _ = writeln!(
         s,
         "built {} ({}) into {}",
@@ -100,9 +109,62 @@ pub fn build_summary(built: &Built, out: &Path) -> String {
     s
 }
 
-/// Warnings about the site itself: a user's site served under a name
-/// reserved for documentation or tests (RFC 2606, RFC 6761), as the init
-/// template's `openclaw.example.com` is. Empty for the example site.
+/// `build --json`: the summary for scripts. `site` is null for the
+/// built-in example; sizes in bytes, memory in MiB.
+pub fn build_json(built: &Built, out: &Path, warnings: &str) -> String {
+    let b = &built.bundle;
+    let (host, stack) = file_counts(b);
+    let layers = layer_names(built);
+    let site_file = built
+        .merged
+        .site_dir
+        .as_ref()
+        .map(|_| layers.last().copied());
+    let budget = budget::compute(&built.site);
+    let value = serde_json::json!({
+        "site": site_file.flatten(),
+        "name": built.site.site.name.as_str(),
+        "domain": built.site.site.domain.as_str(),
+        "out": out.display().to_string(),
+        "build_id": b.manifest.build_id,
+        "layers": layers,
+        "files": { "host": host, "stack": stack },
+        "user_data_bytes": b.user_data.len(),
+        "budget": {
+            "tier": built.site.site.tier.as_str(),
+            "lines": budget.lines.iter().map(|l| serde_json::json!({ "what": l.what, "key": l.key, "mib": l.mib })).collect::<Vec<_>>(),
+            "total_mib": budget.total_mib,
+            "ram_mib": budget.ram_mib,
+            "fits": budget.fits(),
+        },
+        "unpinned_images": b.manifest.unpinned_images,
+        "warnings": warnings
+            .lines()
+            .filter_map(|l| l.strip_prefix("warning: "))
+            .collect::<Vec<_>>(),
+    });
+    let mut s = serde_json::to_string_pretty(&value).expect("a summary serializes");
+    s.push('\n');
+    s
+}
+
+/// `secrets list --json`: each user secret, whether it is set, and who
+/// reads it; never a value.
+pub fn secrets_json(
+    users: &std::collections::BTreeMap<String, Vec<String>>,
+    set: &[String],
+) -> String {
+    let list: Vec<serde_json::Value> = users
+        .iter()
+        .map(|(name, services)| {
+            serde_json::json!({ "name": name, "set": set.contains(name), "used_by": services })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&list).expect("a list serializes");
+    s.push('\n');
+    s
+}
+
 /// `clawbake check`: that the site builds, and what it would hold.
 pub fn check_summary(built: &Built) -> String {
     let files = built.bundle.tree.files().count();
@@ -124,6 +186,9 @@ pub fn check_summary(built: &Built) -> String {
     )
 }
 
+/// Warnings about the site itself: a user's site served under a name
+/// reserved for documentation or tests (RFC 2606, RFC 6761), as the init
+/// template's `openclaw.example.com` is. Empty for the example site.
 pub fn site_warnings(built: &Built) -> String {
     if built.merged.site_dir.is_none() {
         return String::new();
