@@ -139,6 +139,7 @@ fn wrong_type() {
 11 | swap_mib = \"4G\"
    |            ^^^^ expected a whole number, 0 or more, found the string \"4G\"
    |
+   = help: `clawbake explain host.swap_mib` shows the value the layers give it and where
    = note: set by layers/base.toml -> s/site.toml
 ",
     );
@@ -166,6 +167,8 @@ fn not_a_cidr() {
   |
 8 | admin_cidrs = [\"203.0.113.300\"]
   |                ^^^^^^^^^^^^^^^ expected an IP address or range like `203.0.113.7` or `203.0.113.0/24`, found `203.0.113.300`
+  |
+  = help: write the address you administer from, e.g. `admin_cidrs = [\"203.0.113.7\"]`
 ",
     );
 }
@@ -685,6 +688,10 @@ fn bad_values_are_refused_by_their_consumers_rules() {
             "{append}{new_key}: want `{says}` in:\n{err}"
         );
         assert!(err.contains(" --> s/site.toml:"), "{err}");
+        assert!(
+            err.contains("  = help: "),
+            "{append}{new_key}: no help in:\n{err}"
+        );
         assert_eq!(std::fs::read_dir(&dist).unwrap().count(), 0);
     }
 }

@@ -143,8 +143,30 @@ fn de_diagnostic(err: &DeError, merged: &Merged) -> Diagnostic {
             if let Some(value) = merged.tree.get(&path) {
                 d = with_layers(d, value, &merged.sources);
             }
-            d
+            // A message that says what to write is its own help.
+            if err.to_string().contains("write `") {
+                d
+            } else {
+                d.help(value_help(&path))
+            }
         }
+    }
+}
+
+/// What to type for a value its type refused, by the key it is under.
+fn value_help(path: &str) -> String {
+    let leaf = path.rsplit('.').next().unwrap_or(path);
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    match leaf {
+        "schedule" | "rotate_token_schedule" => format!(
+            "write five fields, minute hour day month weekday: e.g. `{leaf} = \"0 3 * * *\"`"
+        ),
+        "authorized_keys" => {
+            "paste the whole line of your public key file, e.g. the output of `cat ~/.ssh/id_ed25519.pub`".into()
+        }
+        "admin_cidrs" => "write the address you administer from, e.g. `admin_cidrs = [\"203.0.113.7\"]`".into(),
+        "api_key_secret" => "name it after what it holds, e.g. `api_key_secret = \"ANTHROPIC_API_KEY\"`".into(),
+        _ => format!("`clawbake explain {path}` shows the value the layers give it and where"),
     }
 }
 
@@ -389,7 +411,7 @@ impl Checks<'_> {
                         "expected more than 0 and at most the tier's {vcpus} vCPUs, found `{}`",
                         svc.cpus
                     ),
-                    None,
+                    Some("write e.g. `cpus = 0.5`".into()),
                 );
             }
             if svc.memory_mib < 16 {
@@ -431,7 +453,7 @@ impl Checks<'_> {
                 "stack.sandbox.cpus",
                 "invalid value for `stack.sandbox.cpus`",
                 &format!("expected more than 0 and at most {vcpus}"),
-                None,
+                Some("write e.g. `cpus = 1.0`".into()),
             );
         }
         let user = &site.stack.sandbox.user;
@@ -536,11 +558,12 @@ impl Checks<'_> {
         ];
         for (key, value, low, high, what) in rows {
             if !(low..=high).contains(&value) {
+                let leaf = key.rsplit('.').next().unwrap_or(key);
                 self.error(
                     key,
                     &format!("invalid value for `{key}`"),
                     &format!("expected {low} to {high} {what}, found {value}"),
-                    None,
+                    Some(format!("write e.g. `{leaf} = {}`", value.clamp(low, high))),
                 );
             }
         }
@@ -648,7 +671,7 @@ impl Checks<'_> {
                     "Docker reads a size above 0 like `10m`, `512k` or `1g`, found `{}`",
                     d.log_max_size
                 ),
-                None,
+                Some("write e.g. `log_max_size = \"10m\"`".into()),
             );
         }
         if d.log_max_files == 0 {
@@ -656,7 +679,7 @@ impl Checks<'_> {
                 "docker.daemon.log_max_files",
                 "invalid value for `docker.daemon.log_max_files`",
                 "Docker refuses fewer than 1 log file (its `max-file`)",
-                None,
+                Some("write e.g. `log_max_files = 3`".into()),
             );
         }
         if !(1024..=1_048_576).contains(&d.nofile) {
@@ -667,7 +690,7 @@ impl Checks<'_> {
                     "expected 1024 to 1048576 open files per container (the kernel's `fs.nr_open`), found {}",
                     d.nofile
                 ),
-                None,
+                Some("write e.g. `nofile = 65536`".into()),
             );
         }
     }
@@ -755,11 +778,20 @@ impl Checks<'_> {
         }
         for (key, value, ok, expected) in rows {
             if !ok(value) {
+                let leaf = key.rsplit('.').next().unwrap_or(&key);
+                let example = match leaf {
+                    "url" => "url = \"https://download.docker.com/linux/ubuntu\"",
+                    "key_url" => "key_url = \"https://download.docker.com/linux/ubuntu/gpg\"",
+                    "suite" => "suite = \"noble\"",
+                    "host" => "host = \"root@203.0.113.7\"",
+                    "model" => "model = \"voyage-3-large\"",
+                    _ => "id = \"claude-sonnet-4-5\"",
+                };
                 self.error(
                     &key,
                     &format!("invalid value for `{key}`"),
                     &format!("expected {expected}, found `{value}`"),
-                    None,
+                    Some(format!("write e.g. `{example}`")),
                 );
             }
         }
@@ -802,7 +834,7 @@ impl Checks<'_> {
                         "expected 1 to 100000 requests per minute (LiteLLM routes nothing to a model with 0), found {}",
                         model.rpm
                     ),
-                    None,
+                    Some("write e.g. `rpm = 60`".into()),
                 );
             }
             if !(model.budget_usd >= 0.0 && model.budget_usd.is_finite()) {
@@ -811,7 +843,7 @@ impl Checks<'_> {
                     &key,
                     &format!("invalid value for `{key}`"),
                     "expected 0 (no cap) or a finite amount above it",
-                    None,
+                    Some("write e.g. `budget_usd = 50.0`, or `0.0` for no cap".into()),
                 );
             }
         }
