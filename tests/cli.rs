@@ -15,6 +15,27 @@ fn clawbake(dir: &std::path::Path, home: &std::path::Path, args: &[&str]) -> std
         .unwrap()
 }
 
+/// What a `--json` command prints, run in `dir` with no site but its own.
+fn json_in(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLAWBAKE_SITE")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A site that builds: `domain`, a key, an admin address, and `firewall`
+/// lines after it.
+fn site(domain: &str, firewall: &str) -> String {
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD me@laptop";
+    format!(
+        "[site]\ndomain = \"{domain}\"\n[ssh]\nauthorized_keys = [\"{key}\"]\n[firewall]\nadmin_cidrs = [\"198.51.100.7\"]\n{firewall}"
+    )
+}
+
 #[test]
 fn init_then_build_asks_only_for_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,15 +87,9 @@ fn the_site_is_found_where_the_user_stands() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD me@laptop";
-    let site = |domain: &str| {
-        format!(
-            "[site]\ndomain = \"{domain}\"\n[ssh]\nauthorized_keys = [\"{key}\"]\n[firewall]\nadmin_cidrs = [\"198.51.100.7\"]\n"
-        )
-    };
     for (name, domain) in [("here", "here.example.net"), ("there", "there.example.net")] {
         std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        std::fs::write(dir.path().join(name).join("site.toml"), site(domain)).unwrap();
+        std::fs::write(dir.path().join(name).join("site.toml"), site(domain, "")).unwrap();
     }
     std::fs::create_dir_all(dir.path().join("here/sub")).unwrap();
     let build = |cwd: &str, args: &[&str], env: Option<&str>| {
@@ -215,14 +230,7 @@ fn every_host_command_refuses_the_example() {
 #[test]
 fn check_writes_nothing_and_strict_makes_warnings_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIL457cmlFdEw20vdsCn2uQjzu7M60nY1L275JJONFUyD me@laptop";
-    std::fs::write(
-        dir.path().join("site.toml"),
-        format!(
-            "[site]\ndomain = \"claw.example.com\"\n[ssh]\nauthorized_keys = [\"{key}\"]\n[firewall]\nadmin_cidrs = [\"198.51.100.7\"]\n"
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("site.toml"), site("claw.example.com", "")).unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_clawbake"))
             .args(args)
@@ -381,15 +389,7 @@ fn every_command_help_has_an_example() {
 #[test]
 fn build_json_is_the_summary_for_scripts() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
-        .args(["build", "--json", "--out"])
-        .arg(dir.path().join("dist"))
-        .current_dir(dir.path())
-        .env_remove("CLAWBAKE_SITE")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = json_in(dir.path(), &["build", "--json", "--out", "dist"]);
     assert_eq!(
         json["site"],
         serde_json::Value::Null,
@@ -432,5 +432,39 @@ fn build_json_is_the_summary_for_scripts() {
             .iter()
             .any(|w| w.as_str().unwrap().contains("built-in example")),
         "{json}"
+    );
+}
+
+/// `explain --json`: each value under the key, where it was set and what
+/// it overrode, parsed here.
+#[test]
+fn explain_json_names_each_value_and_its_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        site("claw.mydomain.net", "ssh_port = 2222\n"),
+    )
+    .unwrap();
+    let json = json_in(dir.path(), &["explain", "firewall", "--json"]);
+    assert_eq!(json["key"], "firewall");
+    assert_eq!(json["layers"][0], "layers/base.toml");
+    assert_eq!(
+        json["layers"].as_array().unwrap().last().unwrap(),
+        "site.toml"
+    );
+    let port = json["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == "firewall.ssh_port")
+        .expect("ssh_port is under firewall");
+    assert_eq!(port["value"], "2222");
+    assert_eq!(port["set_in"], "site.toml:7:12");
+    assert_eq!(port["overrides"][0]["was"], "9922");
+    assert!(
+        port["overrides"][0]["in"]
+            .as_str()
+            .unwrap()
+            .starts_with("layers/base.toml:")
     );
 }

@@ -112,6 +112,9 @@ pub enum Command {
         /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml, else
         /// the built-in example]
         site: Option<PathBuf>,
+        /// As JSON: `{"key", "layers", "values": [{"key", "value", "set_in", "overrides"}]}`
+        #[arg(long)]
+        json: bool,
     },
     /// Deliver the bundle to a server over SSH: every step on a fresh
     /// server, a new stack release when only stack files changed
@@ -647,7 +650,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             parallel,
             net,
         }) => images_save(site, parallel, &net),
-        Command::Explain { key, site } => explain_key(site, &key),
+        Command::Explain { key, site, json } => explain_key(site, &key, json),
     }
 }
 
@@ -671,10 +674,14 @@ fn images_save(site: Option<PathBuf>, parallel: usize, net: &NetArgs) -> Result<
 }
 
 /// `clawbake explain KEY`: the merged value and the layers that set it.
-fn explain_key(site: Option<PathBuf>, key: &str) -> Result<Output, Error> {
+fn explain_key(site: Option<PathBuf>, key: &str, json: bool) -> Result<Output, Error> {
     let merged = pipeline::merge(&find_site(site))?;
     Ok(Output {
-        stdout: explain::explain(&merged, key)?,
+        stdout: if json {
+            explain::explain_json(&merged, key)?
+        } else {
+            explain::explain(&merged, key)?
+        },
         stderr: String::new(),
     })
 }
