@@ -157,6 +157,7 @@ fn every_host_command_refuses_the_example() {
         &["provision", "--host", "root@192.0.2.1"],
         &["plan", "--host", "root@192.0.2.1"],
         &["verify", "--host", "root@192.0.2.1"],
+        &["status", "--host", "root@192.0.2.1"],
         &["rollback", "--host", "root@192.0.2.1"],
         &[
             "secrets",

@@ -1144,6 +1144,57 @@ fn the_site_can_name_its_server() {
     );
 }
 
+/// `status`: the release and when, uptime, each service with its state
+/// and memory (a missing one said so), disk, no backup yet, and nothing
+/// pending; the same as JSON.
+#[test]
+fn status_shows_the_host_at_a_glance() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    host.install_release(&common::build(&SiteInput::Example));
+    let docker = host.on_host("/usr/bin/docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\ncase \"$1\" in\n  ps) printf 'openclaw\\topenclaw\\trunning\\tUp 2 hours (healthy)\\nlitellm\\topenclaw-litellm\\trunning\\tUp 2 hours (unhealthy)\\n' ;;\n  stats) printf 'openclaw\\t812MiB / 3.5GiB\\nopenclaw-litellm\\t300MiB / 1GiB\\n' ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let run = clawbake(&args(&ssh, &["status", "--json", "--host", &target]), None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["release"], release_of(&SiteInput::Example).as_str());
+    assert_eq!(json["applied_at"], "2026-11-25T00:00:00Z");
+    assert!(json["uptime_secs"].as_u64().unwrap() > 0, "{json}");
+    assert!(json["disk_size_bytes"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["last_backup"], serde_json::Value::Null);
+    assert_eq!(json["pending"], "no-change");
+    let service = |name: &str| {
+        json["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {json}"))
+            .clone()
+    };
+    assert_eq!(service("openclaw")["memory"], "812MiB / 3.5GiB");
+    assert_eq!(service("litellm")["status"], "Up 2 hours (unhealthy)");
+    assert_eq!(service("caddy")["state"], "missing");
+
+    let run = clawbake(&args(&ssh, &["status", "--host", &target]), None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for line in [
+        "  services   1 of 5 running and healthy\n",
+        "  backup     none yet: clawbake backup\n",
+        "  pending    nothing: the host runs this site's build\n",
+    ] {
+        assert!(run.stdout.contains(line), "`{line}` in:\n{}", run.stdout);
+    }
+}
+
 /// A host that cannot hash its files (no `sha256sum`) is not one whose
 /// files all vanished: `plan` says what is missing (exit 11), not drift.
 #[test]

@@ -679,6 +679,26 @@ pub fn plan(
     })
 }
 
+pub fn status(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
+    let built = built(site, "status")?;
+    let access = host.access(&built.site)?;
+    let status = runtime()?.block_on(async {
+        let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+        crate::host::status::gather(&host, &built.site, &built.bundle).await
+    })?;
+    let stdout = if json {
+        let mut s = serde_json::to_string_pretty(&status).expect("a status serializes");
+        s.push('\n');
+        s
+    } else {
+        ui::status(&status, &access.target.to_string())
+    };
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+    })
+}
+
 pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
     let built = built(site, "verify")?;
     let access = host.access(&built.site)?;

@@ -147,6 +147,19 @@ pub enum Command {
         #[arg(long)]
         allow_unpinned: bool,
     },
+    /// The running server at a glance: release, uptime, services and their
+    /// memory, disk, the last backup, and what a provision would do
+    Status {
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// As JSON: `{"release", "applied_at", "uptime_secs", "services": [{"name",
+        /// "state", "status", "memory"}], "disk_free_bytes", "disk_size_bytes",
+        /// "last_backup", "pending"}`
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what `provision` would do, without changing anything
     #[command(
         after_help = "Exits 7 when a rebuild is required and 8 when the host drifted, as \
@@ -381,6 +394,10 @@ const EXAMPLES: &[(&[&str], &str)] = &[
         "clawbake plan --host root@203.0.113.7:9922 --detailed-exitcode",
     ),
     (
+        &["status"],
+        "clawbake status --host root@203.0.113.7:9922 --json",
+    ),
+    (
         &["verify"],
         "clawbake verify --host root@203.0.113.7:9922 --json",
     ),
@@ -604,6 +621,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             detailed_exitcode,
         } => host::plan(site, &host, json, detailed_exitcode),
         Command::Verify { site, host, json } => host::verify(site, &host, json),
+        Command::Status { site, host, json } => host::status(site, &host, json),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),
         Command::Backup(args) => host::backup(args),

@@ -13,8 +13,10 @@
 //! - [`restore`]: a copy pulled off put back onto a host of its site;
 //! - [`migrate`]: the old server's gateway stopped and started for a move.
 //!
-//! Day-2 work on a running host (status, logs) belongs here too,
-//! each in a module of its own beside `apply`.
+//! - [`status`]: what a running host is doing, in one round trip.
+//!
+//! Day-2 work on a running host (logs) belongs here too, each in a
+//! module of its own beside `apply`.
 
 pub mod apply;
 pub mod backup;
@@ -24,5 +26,6 @@ pub mod preflight;
 pub mod remote;
 pub mod restore;
 pub mod secrets;
+pub mod status;
 pub mod transport;
 pub mod verify;

@@ -352,7 +352,8 @@ fn judge(
 }
 
 /// The line that ends each command's output in [`concurrently`].
-const END_OF_OUTPUT: &str = "@@clawbake-end-of-output@@";
+/// What ends each command's output in [`concurrently`]'s answer.
+pub const END_OF_OUTPUT: &str = "@@clawbake-end-of-output@@";
 
 /// A shell command that runs `commands` at once and prints their outputs
 /// in order, each ended by [`END_OF_OUTPUT`]: one Node start per probe

@@ -376,6 +376,72 @@ pub fn checks(checks: &[crate::host::verify::Check]) -> String {
     out
 }
 
+/// `clawbake status`: the host at a glance.
+pub fn status(st: &crate::host::status::Status, target: &str) -> String {
+    let mut out = String::new();
+    let days = st.uptime_secs / 86_400;
+    let hours = st.uptime_secs % 86_400 / 3600;
+    let _ = writeln!(
+        out,
+        "{target}: release {} (applied {}), up {days}d {hours}h",
+        st.release
+            .as_deref()
+            .map_or("none", crate::render::shared::release_name),
+        st.applied_at.as_deref().unwrap_or("never"),
+    );
+    let healthy = st
+        .services
+        .iter()
+        .filter(|s| {
+            s.state == "running"
+                && !s.status.contains("unhealthy")
+                && !s.status.contains("starting")
+        })
+        .count();
+    let _ = writeln!(
+        out,
+        "  services   {healthy} of {} running and healthy",
+        st.services.len()
+    );
+    let width = st.services.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for s in &st.services {
+        let _ = writeln!(
+            out,
+            "    {:<width$}  {:<8}  {:<28}  {}",
+            s.name, s.state, s.status, s.memory
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  disk       {} free of {}",
+        bytes(st.disk_free_bytes),
+        bytes(st.disk_size_bytes)
+    );
+    let _ = match &st.last_backup {
+        Some(b) => writeln!(
+            out,
+            "  backup     last {} UTC ({}, release {})",
+            b.time,
+            &b.id[..b.id.len().min(8)],
+            if b.release.is_empty() {
+                "-"
+            } else {
+                &b.release
+            }
+        ),
+        None => writeln!(out, "  backup     none yet: clawbake backup"),
+    };
+    let pending = match st.pending {
+        "no-change" => "nothing: the host runs this site's build",
+        "stack-release" => "a stack release: `clawbake provision`",
+        "rebuild-required" => "a rebuild: host files change (`clawbake migrate`)",
+        "drift" => "none possible: the host drifted from its release (`clawbake plan` lists what)",
+        _ => "a first provision: `clawbake provision`",
+    };
+    let _ = writeln!(out, "  pending    {pending}");
+    out
+}
+
 /// `secrets list`: names, set or not, and who uses them. Never values.
 pub fn secrets_list(
     users: &std::collections::BTreeMap<String, Vec<String>>,
