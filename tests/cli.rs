@@ -158,6 +158,8 @@ fn every_host_command_refuses_the_example() {
         &["plan", "--host", "root@192.0.2.1"],
         &["verify", "--host", "root@192.0.2.1"],
         &["status", "--host", "root@192.0.2.1"],
+        &["logs", "--host", "root@192.0.2.1"],
+        &["ssh", "--host", "root@192.0.2.1"],
         &["rollback", "--host", "root@192.0.2.1"],
         &[
             "secrets",

@@ -113,11 +113,17 @@ fn args<'a>(ssh: &'a [String], first: &[&'a str]) -> Vec<&'a str> {
 /// A `docker` for the fake host that records its arguments and succeeds,
 /// standing in where the real one would start containers.
 fn fake_docker(host: &FakeHost) {
+    docker_says(host, "exit 0\n");
+}
+
+/// A `docker` on the host that records each call in
+/// /var/log/docker-calls, then runs `body` (sh).
+fn docker_says(host: &FakeHost, body: &str) {
     std::fs::create_dir_all(host.on_host("/var/log")).unwrap();
     let path = host.on_host("/usr/bin/docker");
     std::fs::write(
         &path,
-        "#!/bin/bash\necho \"$*\" >> /var/log/docker-calls\nexit 0\n",
+        format!("#!/bin/bash\necho \"$*\" >> /var/log/docker-calls\n{body}"),
     )
     .unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -1153,13 +1159,10 @@ fn status_shows_the_host_at_a_glance() {
         return;
     };
     host.install_release(&common::build(&SiteInput::Example));
-    let docker = host.on_host("/usr/bin/docker");
-    std::fs::write(
-        &docker,
-        "#!/bin/sh\ncase \"$1\" in\n  ps) printf 'openclaw\\topenclaw\\trunning\\tUp 2 hours (healthy)\\nlitellm\\topenclaw-litellm\\trunning\\tUp 2 hours (unhealthy)\\n' ;;\n  stats) printf 'openclaw\\t812MiB / 3.5GiB\\nopenclaw-litellm\\t300MiB / 1GiB\\n' ;;\nesac\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    docker_says(
+        &host,
+        "case \"$1\" in\n  ps) printf 'openclaw\\topenclaw\\trunning\\tUp 2 hours (healthy)\\nlitellm\\topenclaw-litellm\\trunning\\tUp 2 hours (unhealthy)\\n' ;;\n  stats) printf 'openclaw\\t812MiB / 3.5GiB\\nopenclaw-litellm\\t300MiB / 1GiB\\n' ;;\nesac\n",
+    );
     let ssh = host.ssh_args();
     let target = host.host_arg("root");
     let run = clawbake(&args(&ssh, &["status", "--json", "--host", &target]), None);
@@ -1193,6 +1196,100 @@ fn status_shows_the_host_at_a_glance() {
     ] {
         assert!(run.stdout.contains(line), "`{line}` in:\n{}", run.stdout);
     }
+}
+
+/// `logs`: a service's log through Compose with the options given, the
+/// apply log with `--step`; a service the site does not run, or a
+/// `--since` docker would not read, refused before any connection.
+#[test]
+fn logs_stream_a_service_or_the_apply_log() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    host.install_release(&common::build(&SiteInput::Example));
+    docker_says(&host, "echo 'openclaw  | the gateway says hi'\n");
+    std::fs::create_dir_all(host.on_host("/var/log/clawbake")).unwrap();
+    std::fs::write(
+        host.on_host("/var/log/clawbake/apply.log"),
+        "step 10-base\nclawbake-exit=0\n",
+    )
+    .unwrap();
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let logs = |words: &[&str]| {
+        let mut all = vec!["logs"];
+        all.extend(words);
+        all.extend(["--host", &target]);
+        clawbake(&args(&ssh, &all), None)
+    };
+    let run = logs(&["openclaw", "--since", "10m", "--tail", "50"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "openclaw  | the gateway says hi\n");
+    assert_eq!(
+        std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap(),
+        "compose -f /opt/clawbake/current/stack/compose.yaml logs --no-color --tail 50 --since 10m openclaw\n"
+    );
+    let run = logs(&["--step"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "step 10-base\nclawbake-exit=0\n");
+
+    let run = logs(&["gateway"]);
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stderr.starts_with(
+            "error: the site runs no service named `gateway`\n  = help: the services are "
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = logs(&["openclaw", "--since", "10m; reboot"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a time docker reads"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `ssh`: OpenSSH's client on the same port and key, checking the host
+/// key clawbake pinned; one command after `--`.
+#[test]
+fn ssh_runs_a_command_with_the_pinned_key() {
+    if common::tool("ssh").is_none() {
+        return;
+    }
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    // The command goes last, after the SSH options.
+    let with_command = |ssh: &[String], command: &[&str]| {
+        let mut words: Vec<String> = args(ssh, &["ssh", "--host", &target])
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        words.push("--".into());
+        words.extend(command.iter().map(|w| (*w).to_owned()));
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        clawbake(&words, None)
+    };
+    let run = with_command(&ssh, &["cat", "/etc/os-release"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Ubuntu 24.04"), "{}", run.stdout);
+    // A known_hosts that does not know the host: refused, not trusted.
+    let empty = tempfile::tempdir().unwrap();
+    let known = empty.path().join("known_hosts");
+    std::fs::write(&known, "").unwrap();
+    let mut other = ssh.clone();
+    other[3] = known.display().to_string();
+    let run = with_command(&other, &["true"]);
+    assert_ne!(run.code, 0, "an unknown host key was accepted");
+    assert!(
+        run.stderr.contains("Host key verification failed"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A host that cannot hash its files (no `sha256sum`) is not one whose

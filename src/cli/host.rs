@@ -699,6 +699,88 @@ pub fn status(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Outp
     })
 }
 
+pub fn logs(
+    site: Option<PathBuf>,
+    host: &HostArgs,
+    req: &crate::host::logs::Request,
+) -> Result<Output, Error> {
+    let built = built(site, "logs")?;
+    if let Some(service) = req.service {
+        let names: Vec<&str> = crate::render::stack::service_limits(&built.site)
+            .iter()
+            .map(|l| l.service)
+            .collect();
+        if !names.contains(&service) {
+            return Err(Error::Message {
+                message: format!("the site runs no service named `{service}`"),
+                help: Some(format!("the services are {}", names.join(", "))),
+            });
+        }
+    }
+    if let Some(since) = req.since
+        && !crate::host::logs::since_ok(since)
+    {
+        return Err(Error::Usage {
+            message: format!("`--since {since}` is not a time docker reads"),
+            help: Some(
+                "write a duration such as `10m` or `2h`, or a time such as `2026-12-07T01:00:00Z`"
+                    .into(),
+            ),
+        });
+    }
+    let access = host.access(&built.site)?;
+    let code = runtime()?.block_on(async {
+        let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
+        crate::host::logs::stream(&host, req).await
+    })?;
+    if code != 0 {
+        return Err(Error::Exit { code: code::FAILED });
+    }
+    Ok(Output {
+        stdout: String::new(),
+        stderr: String::new(),
+    })
+}
+
+/// `clawbake ssh`: the system's OpenSSH client, told the same port, key
+/// and `known_hosts` clawbake uses, with strict host key checking: the
+/// key clawbake pinned is the only one it accepts.
+pub fn ssh(site: Option<PathBuf>, host: &HostArgs, command: &[String]) -> Result<Output, Error> {
+    let built = built(site, "ssh")?;
+    let access = host.access(&built.site)?;
+    let t = &access.target;
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.arg("-p")
+        .arg(t.port.to_string())
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            access.options.known_hosts.display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes"]);
+    if let Some(identity) = &access.options.identity {
+        cmd.arg("-i")
+            .arg(identity)
+            .args(["-o", "IdentitiesOnly=yes"]);
+    }
+    cmd.arg(format!("{}@{}", t.user, t.host));
+    if !command.is_empty() {
+        cmd.arg("--").args(command);
+    }
+    let status = cmd.status().map_err(|source| Error::Io {
+        action: "running the OpenSSH client `ssh` (install openssh-client)".into(),
+        source,
+    })?;
+    match status.code() {
+        Some(0) => Ok(Output {
+            stdout: String::new(),
+            stderr: String::new(),
+        }),
+        Some(code) => Err(Error::Exit { code }),
+        None => Err(Error::Exit { code: code::FAILED }),
+    }
+}
+
 pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {
     let built = built(site, "verify")?;
     let access = host.access(&built.site)?;

@@ -160,6 +160,41 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A service's log (every service when none is named), or the host's
+    /// apply log with `--step`; streamed, `--follow` to keep it open
+    Logs {
+        /// A service of the site's stack: `openclaw`, `litellm`, `egress`, ...
+        service: Option<String>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
+        #[arg(long)]
+        site: Option<PathBuf>,
+        /// Keep the log open and print new lines as they come (Ctrl-C ends)
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Only lines since then: `10m`, `2h`, or a time like `2026-12-07T01:00:00Z`
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// How many of the last lines
+        #[arg(long, default_value_t = 200)]
+        tail: u32,
+        /// The apply log of the steps (`/var/log/clawbake/apply.log`) instead
+        #[arg(long, conflicts_with_all = ["service", "since"])]
+        step: bool,
+    },
+    /// An interactive shell on the server, on its admin port, with the host
+    /// key clawbake pinned; or one command, after `--`
+    Ssh {
+        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
+        #[arg(long)]
+        site: Option<PathBuf>,
+        #[command(flatten)]
+        host: host::HostArgs,
+        /// A command to run instead of a shell
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Show what `provision` would do, without changing anything
     #[command(
         after_help = "Exits 7 when a rebuild is required and 8 when the host drifted, as \
@@ -394,6 +429,14 @@ const EXAMPLES: &[(&[&str], &str)] = &[
         "clawbake plan --host root@203.0.113.7:9922 --detailed-exitcode",
     ),
     (
+        &["logs"],
+        "clawbake logs openclaw --since 10m --follow   # or `--step` for the apply log",
+    ),
+    (
+        &["ssh"],
+        "clawbake ssh --host root@203.0.113.7:9922   # or `-- docker ps` for one command",
+    ),
+    (
         &["status"],
         "clawbake status --host root@203.0.113.7:9922 --json",
     ),
@@ -622,12 +665,49 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
         } => host::plan(site, &host, json, detailed_exitcode),
         Command::Verify { site, host, json } => host::verify(site, &host, json),
         Command::Status { site, host, json } => host::status(site, &host, json),
+        Command::Logs {
+            service,
+            host,
+            site,
+            follow,
+            since,
+            tail,
+            step,
+        } => host::logs(
+            site,
+            &host,
+            &crate::host::logs::Request {
+                service: service.as_deref(),
+                step_log: step,
+                follow,
+                since: since.as_deref(),
+                tail,
+            },
+        ),
+        Command::Ssh {
+            site,
+            host,
+            command,
+        } => host::ssh(site, &host, &command),
         Command::Rollback { site, host, log } => host::rollback(site, &host, log),
         Command::Secrets(command) => host::secrets(command),
         Command::Backup(args) => host::backup(args),
         Command::Restore(args) => host::restore(args),
         Command::Migrate(args) => host::migrate(&args),
-        Command::Pin(Pin::Images { site, check, net }) => {
+        Command::Pin(pin) => pin_lock(pin),
+        Command::Images(Images::Save {
+            site,
+            parallel,
+            net,
+        }) => images_save(site, parallel, &net),
+        Command::Explain { key, site, json } => explain_key(site, &key, json),
+    }
+}
+
+/// `clawbake pin images|cloudflare`: a lock file from the network.
+fn pin_lock(command: Pin) -> Result<Output, Error> {
+    match command {
+        Pin::Images { site, check, net } => {
             let (input, dir) = own_site(site, "pin images")?;
             let prepared = pipeline::prepare(&input)?;
             let client = net.client()?;
@@ -643,11 +723,11 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        Command::Pin(Pin::Cloudflare {
+        Pin::Cloudflare {
             site,
             cloudflare_url: url,
             timeout: wait,
-        }) => {
+        } => {
             let (input, dir) = own_site(site, "pin cloudflare")?;
             let prepared = pipeline::prepare(&input)?;
             let url = cloudflare_url(url)?;
@@ -663,12 +743,6 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
                 stderr: String::new(),
             })
         }
-        Command::Images(Images::Save {
-            site,
-            parallel,
-            net,
-        }) => images_save(site, parallel, &net),
-        Command::Explain { key, site, json } => explain_key(site, &key, json),
     }
 }
 

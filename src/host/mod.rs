@@ -13,13 +13,12 @@
 //! - [`restore`]: a copy pulled off put back onto a host of its site;
 //! - [`migrate`]: the old server's gateway stopped and started for a move.
 //!
-//! - [`status`]: what a running host is doing, in one round trip.
-//!
-//! Day-2 work on a running host (logs) belongs here too, each in a
-//! module of its own beside `apply`.
+//! - [`status`]: what a running host is doing, in one round trip;
+//! - [`logs`]: a service's log or the apply log, streamed.
 
 pub mod apply;
 pub mod backup;
+pub mod logs;
 pub mod migrate;
 pub mod plan;
 pub mod preflight;
