@@ -131,6 +131,18 @@ fn the_site_is_found_where_the_user_stands() {
         out.starts_with("built openclaw (there.example.net)"),
         "{out}"
     );
+    // A site file of another name is named as it is.
+    std::fs::copy(
+        dir.path().join("there/site.toml"),
+        dir.path().join("here/prod.toml"),
+    )
+    .unwrap();
+    let out = build("here", &["prod.toml"], None);
+    assert!(
+        out.contains("\n  site       prod.toml\n"),
+        "{}",
+        first_lines(&out)
+    );
     // CLAWBAKE_SITE wins over the current directory.
     let out = build("here", &[], Some("there/site.toml"));
     assert!(

@@ -468,16 +468,15 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Verify's hints, made to work when pasted: `secrets set` names the site
 /// unless it is the `./site.toml` a pasted command finds by itself.
 fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Check> {
-    let Some(dir) = built.merged.site_dir.as_deref() else {
+    let Some(file) = built.merged.site_file() else {
         return checks;
     };
-    if dir.as_os_str().is_empty() || dir == Path::new(".") {
+    if file == "site.toml" {
         return checks;
     }
-    let file = dir.join("site.toml");
     let with_site = format!(
         "clawbake secrets set --site {} --host ",
-        crate::host::transport::ssh::shell_quote(&file.display().to_string())
+        crate::host::transport::ssh::shell_quote(file)
     );
     for check in &mut checks {
         check.detail = check.detail.replace(secrets::SET_HINT, &with_site);
@@ -554,12 +553,7 @@ fn refuse_unpinned(built: &Built, allow_unpinned: bool) -> Result<(), Error> {
         // A host command never builds the example: there is a site file.
         help: format!(
             "run `clawbake pin images {}` where a registry is reachable, review images.lock, then provision again; or pass `--allow-unpinned` to deliver them by tag (a tag can move)",
-            built
-                .merged
-                .site_dir
-                .as_deref()
-                .map_or_else(|| "site.toml".into(), |dir| dir.join("site.toml"))
-                .display()
+            built.merged.site_file().unwrap_or("site.toml")
         ),
     })
 }
@@ -687,9 +681,7 @@ pub fn status(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Outp
         crate::host::status::gather(&host, &built.site, &built.bundle).await
     })?;
     let stdout = if json {
-        let mut s = serde_json::to_string_pretty(&status).expect("a status serializes");
-        s.push('\n');
-        s
+        crate::render::shared::pretty(&serde_json::to_value(&status).expect("a status serializes"))
     } else {
         ui::status(&status, &access.target.to_string())
     };

@@ -30,6 +30,17 @@ pub struct Merged {
     pub site_dir: Option<PathBuf>,
 }
 
+impl Merged {
+    /// The site file as it was named (the last layer), `None` for the
+    /// built-in example.
+    pub fn site_file(&self) -> Option<&str> {
+        self.site_dir.as_ref()?;
+        self.layers
+            .last()
+            .map(|id| self.sources.get(*id).name.as_str())
+    }
+}
+
 /// Loading failed: the diagnostics, and the sources they point into.
 #[derive(Debug)]
 pub struct Failure {

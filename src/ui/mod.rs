@@ -81,20 +81,17 @@ pub fn build_summary(built: &Built, out: &Path) -> String {
         site.site.domain,
         out.display()
     );
-    if built.merged.site_dir.is_none() {
+    match built.merged.site_file() {
+        Some(name) => {
+            let _ = writeln!(s, "  site       {name}");
+        }
         // Said loudly: nothing of it is meant for a server.
-        let _ = writeln!(
-            s,
-            "  site       THE BUILT-IN EXAMPLE (no site.toml here: `clawbake init DIR` makes one)"
-        );
-    } else {
-        let name = built
-            .merged
-            .layers
-            .last()
-            .map(|id| built.merged.sources.get(*id).name.as_str())
-            .unwrap_or_default();
-        let _ = writeln!(s, "  site       {name}");
+        None => {
+            let _ = writeln!(
+                s,
+                "  site       THE BUILT-IN EXAMPLE (no site.toml here: `clawbake init DIR` makes one)"
+            );
+        }
     }
     let _ = writeln!(s, "  build id   {}", b.manifest.build_id);
     let _ = writeln!(s, "  layers     {}", layers.join(" -> "));
@@ -115,14 +112,10 @@ pub fn build_json(built: &Built, out: &Path, warnings: &str) -> String {
     let b = &built.bundle;
     let (host, stack) = file_counts(b);
     let layers = layer_names(built);
-    let site_file = built
-        .merged
-        .site_dir
-        .as_ref()
-        .map(|_| layers.last().copied());
+
     let budget = budget::compute(&built.site);
     let value = serde_json::json!({
-        "site": site_file.flatten(),
+        "site": built.merged.site_file(),
         "name": built.site.site.name.as_str(),
         "domain": built.site.site.domain.as_str(),
         "out": out.display().to_string(),
@@ -143,9 +136,7 @@ pub fn build_json(built: &Built, out: &Path, warnings: &str) -> String {
             .filter_map(|l| l.strip_prefix("warning: "))
             .collect::<Vec<_>>(),
     });
-    let mut s = serde_json::to_string_pretty(&value).expect("a summary serializes");
-    s.push('\n');
-    s
+    crate::render::shared::pretty(&value)
 }
 
 /// `secrets list --json`: each user secret, whether it is set, and who
@@ -160,24 +151,13 @@ pub fn secrets_json(
             serde_json::json!({ "name": name, "set": set.contains(name), "used_by": services })
         })
         .collect();
-    let mut s = serde_json::to_string_pretty(&list).expect("a list serializes");
-    s.push('\n');
-    s
+    crate::render::shared::pretty(&serde_json::Value::Array(list))
 }
 
 /// `clawbake check`: that the site builds, and what it would hold.
 pub fn check_summary(built: &Built) -> String {
     let files = built.bundle.tree.files().count();
-    let site = if built.merged.site_dir.is_none() {
-        "the built-in example".to_owned()
-    } else {
-        built
-            .merged
-            .layers
-            .last()
-            .map(|id| built.merged.sources.get(*id).name.clone())
-            .unwrap_or_default()
-    };
+    let site = built.merged.site_file().unwrap_or("the built-in example");
     format!(
         "{site} builds: {} ({}), {files} files, build id {}; nothing written\n",
         built.site.site.name,
@@ -333,9 +313,7 @@ pub fn plan_json(decision: &crate::host::plan::Decision, target: &str, release: 
         "changes": changes,
         "drift": drifted,
     });
-    let mut s = serde_json::to_string_pretty(&value).expect("a plan serializes");
-    s.push('\n');
-    s
+    crate::render::shared::pretty(&value)
 }
 
 /// What `provision` and `rollback` print when they are done.
