@@ -160,68 +160,56 @@ fn the_site_is_found_where_the_user_stands() {
     );
 }
 
+/// Every command that acts on a server, with `HOST` (and `HOST2` for
+/// migrate's new server) to fill in.
+const HOST_COMMANDS: &[&[&str]] = &[
+    &["provision", "--host", "HOST"],
+    &["plan", "--host", "HOST"],
+    &["verify", "--host", "HOST"],
+    &["status", "--host", "HOST"],
+    &["logs", "--host", "HOST"],
+    &["ssh", "--host", "HOST"],
+    &["rollback", "--host", "HOST"],
+    &["secrets", "set", "ANTHROPIC_API_KEY", "--host", "HOST"],
+    &["secrets", "rotate", "BACKUP_KEY", "--host", "HOST"],
+    &["secrets", "rm", "ANTHROPIC_API_KEY", "--host", "HOST"],
+    &["secrets", "list", "--host", "HOST"],
+    &["backup", "--host", "HOST"],
+    &["backup", "list", "--host", "HOST"],
+    &["backup", "check", "--host", "HOST"],
+    &["restore", "copy", "--password-file", "pw", "--host", "HOST"],
+    &["migrate", "--from", "HOST", "--to", "HOST2"],
+];
+
+fn fill(args: &[&str], host: &str, host2: &str) -> Vec<String> {
+    args.iter()
+        .map(|a| match *a {
+            "HOST" => host.to_owned(),
+            "HOST2" => host2.to_owned(),
+            a => a.to_owned(),
+        })
+        .collect()
+}
+
+/// The command's name as its messages say it: `secrets set`, `backup list`.
+fn command_name(first: &str, second: &str) -> String {
+    if first == "secrets" || (first == "backup" && !second.starts_with('-')) {
+        format!("{first} {second}")
+    } else {
+        first.to_owned()
+    }
+}
+
 /// Every command that acts on a server refuses the built-in example
 /// (exit 3, before any connection), with what to type instead.
 #[test]
 fn every_host_command_refuses_the_example() {
     let dir = tempfile::tempdir().unwrap();
-    let commands: &[&[&str]] = &[
-        &["provision", "--host", "root@192.0.2.1"],
-        &["plan", "--host", "root@192.0.2.1"],
-        &["verify", "--host", "root@192.0.2.1"],
-        &["status", "--host", "root@192.0.2.1"],
-        &["logs", "--host", "root@192.0.2.1"],
-        &["ssh", "--host", "root@192.0.2.1"],
-        &["rollback", "--host", "root@192.0.2.1"],
-        &[
-            "secrets",
-            "set",
-            "ANTHROPIC_API_KEY",
-            "--host",
-            "root@192.0.2.1",
-        ],
-        &[
-            "secrets",
-            "rotate",
-            "BACKUP_KEY",
-            "--host",
-            "root@192.0.2.1",
-        ],
-        &[
-            "secrets",
-            "rm",
-            "ANTHROPIC_API_KEY",
-            "--host",
-            "root@192.0.2.1",
-        ],
-        &["secrets", "list", "--host", "root@192.0.2.1"],
-        &["backup", "--host", "root@192.0.2.1"],
-        &["backup", "list", "--host", "root@192.0.2.1"],
-        &["backup", "check", "--host", "root@192.0.2.1"],
-        &[
-            "restore",
-            "copy",
-            "--password-file",
-            "pw",
-            "--host",
-            "root@192.0.2.1",
-        ],
-        &[
-            "migrate",
-            "--from",
-            "root@192.0.2.1",
-            "--to",
-            "root@192.0.2.2",
-        ],
-    ];
-    for args in commands {
-        let name = if args[0] == "secrets" || (args[0] == "backup" && !args[1].starts_with('-')) {
-            format!("{} {}", args[0], args[1])
-        } else {
-            args[0].to_owned()
-        };
+    for args in HOST_COMMANDS {
+        let args = fill(args, "root@192.0.2.1", "root@192.0.2.2");
+        let name = command_name(&args[0], &args[1]);
         let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
-            .args(*args)
+            .args(&args)
             .current_dir(dir.path())
             .env_remove("CLAWBAKE_SITE")
             .env("NO_COLOR", "1")
@@ -236,6 +224,32 @@ fn every_host_command_refuses_the_example() {
                  = help: `clawbake init mysite`, fill in `mysite/site.toml`, then run `clawbake {name}` in `mysite/` (or pass the site file, or set `CLAWBAKE_SITE`)\n"
             ),
             "{args:?}"
+        );
+    }
+}
+
+/// Every command that acts on a server names the site file it read before
+/// it connects (here to a port nothing listens on).
+#[test]
+fn every_host_command_names_its_site() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("site.toml"), site("claw.example.com", "")).unwrap();
+    for args in HOST_COMMANDS {
+        let args = fill(args, "root@127.0.0.1:1", "root@127.0.0.2:1");
+        let name = command_name(&args[0], &args[1]);
+        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env_remove("CLAWBAKE_SITE")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("clawbake {name}: site site.toml\n")),
+            "{args:?}: {stderr}"
         );
     }
 }

@@ -46,10 +46,19 @@ fn clawbake(args: &[&str], stdin: Option<&str>) -> Run {
             .unwrap();
     }
     let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The line naming the site that a host command starts with
+    // (tests/cli.rs checks it for each command); the rest is compared here.
+    let stderr = match stderr.split_once('\n') {
+        Some((first, rest)) if first.starts_with("clawbake ") && first.contains(": site ") => {
+            rest.to_owned()
+        }
+        _ => stderr,
+    };
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr,
     }
 }
 

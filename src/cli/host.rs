@@ -484,8 +484,14 @@ fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Chec
     checks
 }
 
+/// The site a host command acts on, built; the file it read is named on
+/// stderr first, so a run against the wrong site shows before it connects.
 fn built(site: Option<PathBuf>, command: &str) -> Result<Built, Error> {
-    pipeline::build(&site_for_host(site, command)?)
+    let built = pipeline::build(&site_for_host(site, command)?)?;
+    if let Some(file) = built.merged.site_file() {
+        eprintln!("clawbake {command}: site {file}");
+    }
+    Ok(built)
 }
 
 /// The log for a run against `target`, unless the user chose one.
