@@ -586,14 +586,49 @@ pub fn clawbake_secrets(
     run_clawbake(cmd, vm, prep, "secrets", vm.admin_port, None)
 }
 
+/// `clawbake WORDS.. --host .. SITE` on the admin port: the exit code and
+/// stdout alone (what `--json` prints), stderr shown in the report.
+pub fn clawbake_stdout(
+    ctx: &Context,
+    vm: &Vm,
+    prep: &Prepared,
+    words: &[&str],
+    site: &Path,
+) -> Result<(i32, String)> {
+    let mut cmd = Command::new(&ctx.clawbake);
+    cmd.args(words);
+    let (out, _) = run_clawbake_output(cmd, vm, prep, words[0], vm.admin_port, Some(site))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
 fn run_clawbake(
-    mut cmd: Command,
+    cmd: Command,
     vm: &Vm,
     prep: &Prepared,
     command: &str,
     port: u16,
     site: Option<&Path>,
 ) -> Result<(i32, String, Duration)> {
+    let (out, took) = run_clawbake_output(cmd, vm, prep, command, port, site)?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.code().unwrap_or(-1), text, took))
+}
+
+fn run_clawbake_output(
+    mut cmd: Command,
+    vm: &Vm,
+    prep: &Prepared,
+    command: &str,
+    port: u16,
+    site: Option<&Path>,
+) -> Result<(std::process::Output, Duration)> {
     cmd.arg("--host")
         .arg(format!("root@127.0.0.1:{port}"))
         .arg("--identity")
@@ -630,7 +665,7 @@ fn run_clawbake(
     for line in text.lines() {
         crate::report::out(&format!("    | {line}"));
     }
-    Ok((out.status.code().unwrap_or(-1), text, took))
+    Ok((out, took))
 }
 
 /// `clawbake verify` through the admin port's forward, as one check.

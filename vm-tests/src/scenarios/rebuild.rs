@@ -1,8 +1,9 @@
 //! rebuild: after a first provision, a stack change is a new release that
 //! keeps the OpenClaw data volume, `rollback` returns to the first release,
 //! a host change is refused as rebuild-required, and provisioning what the
-//! host already runs is a no-op. Times how long the gateway was unreachable
-//! while the stack change was applied.
+//! host already runs is a no-op; `clawbake status` and `clawbake logs`
+//! then read the host as it runs. Times how long the gateway was
+//! unreachable while the stack change was applied.
 
 use std::path::Path;
 use std::time::Duration;
@@ -151,7 +152,69 @@ fn run(
     // checks (the provision scenario ran the harness's on this release).
     let healthy = checks::wait_healthy(&conn, Duration::from_secs(300));
     checks.check("every service of the stack is healthy", || healthy);
+    status_and_logs(vm, ctx, prep, &first, checks)?;
     checks::clawbake_verify(vm, ctx, prep, checks)
+}
+
+/// The day-2 commands on the host as it runs: `status --json` names the
+/// release and every service running and healthy with nothing pending,
+/// and `logs openclaw --tail 20` prints the gateway's last lines.
+fn status_and_logs(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    release: &str,
+    checks: &mut Checks,
+) -> Result<()> {
+    let (code, out) = checks::clawbake_stdout(ctx, vm, prep, &["status", "--json"], &prep.site)?;
+    checks.check(
+        "clawbake status: the release, every service healthy, nothing pending",
+        || {
+            if code != 0 {
+                bail!("exit code {code}");
+            }
+            let v: serde_json::Value =
+                serde_json::from_str(&out).context("reading status --json")?;
+            let services = v["services"].as_array().cloned().unwrap_or_default();
+            let unwell: Vec<String> = services
+                .iter()
+                .filter(|s| {
+                    s["state"] != "running"
+                        || !s["status"].as_str().unwrap_or("").contains("(healthy)")
+                })
+                .map(|s| format!("{} {} {}", s["name"], s["state"], s["status"]))
+                .collect();
+            if v["release"] != release
+                || v["pending"] != "no-change"
+                || services.len() < 5
+                || !unwell.is_empty()
+            {
+                bail!(
+                    "release {} pending {} services {} unwell {unwell:?}",
+                    v["release"],
+                    v["pending"],
+                    services.len()
+                );
+            }
+            Ok(format!("{} services healthy", services.len()))
+        },
+    );
+    let (code, out) = checks::clawbake_stdout(
+        ctx,
+        vm,
+        prep,
+        &["logs", "openclaw", "--tail", "20"],
+        &prep.site,
+    )?;
+    checks.check("clawbake logs: the gateway's last lines", || {
+        let lines = out.lines().count();
+        if code == 0 && (1..=20).contains(&lines) {
+            Ok(format!("{lines} lines"))
+        } else {
+            bail!("exit code {code}, {lines} lines")
+        }
+    });
+    Ok(())
 }
 
 /// The longest stretch between a failed poll and the next success.
