@@ -43,7 +43,7 @@ fn run(cmd: &mut Command) -> Run {
     let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr: common::without_site_line(String::from_utf8_lossy(&out.stderr).into_owned()),
     };
     assert!(
         !run.stdout.contains(KEY) && !run.stderr.contains(KEY),

@@ -46,15 +46,7 @@ fn clawbake(args: &[&str], stdin: Option<&str>) -> Run {
             .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    // The line naming the site that a host command starts with
-    // (tests/cli.rs checks it for each command); the rest is compared here.
-    let stderr = match stderr.split_once('\n') {
-        Some((first, rest)) if first.starts_with("clawbake ") && first.contains(": site ") => {
-            rest.to_owned()
-        }
-        _ => stderr,
-    };
+    let stderr = common::without_site_line(String::from_utf8_lossy(&out.stderr).into_owned());
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -1286,6 +1278,15 @@ fn ssh_runs_a_command_with_the_pinned_key() {
     let run = with_command(&ssh, &["cat", "/etc/os-release"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("Ubuntu 24.04"), "{}", run.stdout);
+    // A known_hosts whose path has a blank, a quote and a `%` reaches
+    // OpenSSH whole (its `-o` line is split into words, `%` is a token).
+    let spaced = tempfile::tempdir().unwrap();
+    let odd = spaced.path().join("my \"hosts\" 100% file");
+    std::fs::copy(&ssh[3], &odd).unwrap();
+    let mut quoted = ssh.clone();
+    quoted[3] = odd.display().to_string();
+    let run = with_command(&quoted, &["true"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
     // A known_hosts that does not know the host: refused, not trusted.
     let empty = tempfile::tempdir().unwrap();
     let known = empty.path().join("known_hosts");

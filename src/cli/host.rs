@@ -753,7 +753,7 @@ pub fn ssh(site: Option<PathBuf>, host: &HostArgs, command: &[String]) -> Result
         .arg("-o")
         .arg(format!(
             "UserKnownHostsFile={}",
-            access.options.known_hosts.display()
+            ssh_option_word(&access.options.known_hosts.display().to_string())
         ))
         .args(["-o", "StrictHostKeyChecking=yes"]);
     if let Some(identity) = &access.options.identity {
@@ -777,6 +777,17 @@ pub fn ssh(site: Option<PathBuf>, host: &HostArgs, command: &[String]) -> Result
         Some(code) => Err(Error::Exit { code }),
         None => Err(Error::Exit { code: code::FAILED }),
     }
+}
+
+/// A path as OpenSSH's `-o UserKnownHostsFile=` reads it: the option line
+/// is split into words, so it goes in double quotes, with `"` and `\`
+/// escaped by a backslash, and `%`, which starts a token there, doubled.
+fn ssh_option_word(value: &str) -> String {
+    let escaped = value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
+    format!("\"{escaped}\"")
 }
 
 pub fn verify(site: Option<PathBuf>, host: &HostArgs, json: bool) -> Result<Output, Error> {

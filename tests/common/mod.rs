@@ -113,3 +113,15 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub mod fakehost;
 pub mod registry;
 pub mod stub;
+
+/// stderr without the line naming the site that a host command starts
+/// with (tests/cli.rs checks that line for every command), so a test
+/// compares the rest exactly.
+pub fn without_site_line(stderr: String) -> String {
+    match stderr.split_once('\n') {
+        Some((first, rest)) if first.starts_with("clawbake ") && first.contains(": site ") => {
+            rest.to_owned()
+        }
+        _ => stderr,
+    }
+}
