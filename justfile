@@ -37,6 +37,10 @@ bench-upload:
 bench-noop:
     cargo test --release --test host -- --ignored --nocapture no_op_provision_time
 
+# User-data sizes of the example, the two variant sites and a ten-model site.
+bench-userdata:
+    cargo test --release --test bundle -- --ignored --nocapture user_data_sizes
+
 # `images save` of a 100 MB image from a loopback registry, next to curl of the same blobs.
 bench-images:
     cargo test --release --test pin -- --ignored --nocapture images_save_throughput

@@ -153,7 +153,7 @@ fn first_provision_uploads_the_release_and_stops_at_the_step_that_fails() {
          [1/7] 10-base: running\n  \
          FAILED  10-base (exit code 127, after N.Ns)\n\
          error: step `10-base` failed on the host with exit code 127\n  \
-         | /opt/clawbake/releases/RELEASE/steps/10-base.sh: line 7: apt-get: command not found\n  \
+         | /opt/clawbake/releases/RELEASE/steps/10-base.sh: line 5: apt-get: command not found\n  \
          = help: the whole output is in TMP/run.log; fix the cause and run the same command again: steps are safe to re-run\n"
             .replace("RELEASE", &release_of(&SiteInput::Example))
     );

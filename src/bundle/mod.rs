@@ -5,9 +5,11 @@
 //! holds on the host, for either transport. The build id is the hash of that
 //! tree, so identical inputs give the same id and the same bytes.
 //!
-//! [`tree`] holds the files, [`manifest`] names them; this module writes
+//! [`tree`] holds the files, [`manifest`] names them, [`archive`] packs
+//! both into the one tar either transport unpacks; this module writes
 //! both, with the user-data, into `dist/` atomically.
 
+pub mod archive;
 pub mod manifest;
 pub mod tree;
 
@@ -36,6 +38,13 @@ impl Bundle {
                 "user-data".to_owned(),
                 0o600,
                 self.user_data.clone().into_bytes(),
+            ),
+            // For the APIs that take user-data as base64 of binary
+            // (AWS, Linode, Azure, GCP): cloud-init gunzips it itself.
+            (
+                "user-data.gz".to_owned(),
+                0o600,
+                archive::gzip(self.user_data.as_bytes()),
             ),
             (
                 "meta-data".to_owned(),

@@ -83,32 +83,14 @@ impl Log {
     }
 }
 
-/// The release tree and its manifest as one gzipped tar, for one upload.
+/// The release tree and its manifest as one gzipped tar, for one upload:
+/// the tar the user-data carries, compressed for speed here.
 pub fn release_archive(bundle: &Bundle) -> Vec<u8> {
-    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut tar = tar::Builder::new(gz);
-    tar.mode(tar::HeaderMode::Deterministic);
-    let manifest = bundle.manifest.to_json().into_bytes();
-    let files = bundle
-        .tree
-        .files()
-        .map(|(p, f)| (p.to_owned(), f.mode, f.content.clone()))
-        .chain(std::iter::once((
-            "manifest.json".to_owned(),
-            0o644,
-            manifest,
-        )));
-    for (path, mode, content) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(content.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(0);
-        tar.append_data(&mut h, &path, content.as_slice())
-            .expect("writing to memory");
-    }
-    tar.into_inner()
-        .and_then(flate2::write::GzEncoder::finish)
-        .expect("writing to memory")
+    use std::io::Write as _;
+    let tar = crate::bundle::archive::release_tar(&bundle.tree, &bundle.manifest.to_json());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&tar).expect("writing to memory");
+    gz.finish().expect("writing to memory")
 }
 
 pub fn release_dir(manifest: &Manifest) -> String {

@@ -51,3 +51,42 @@ pub fn pretty(value: &serde_json::Value) -> String {
     s.push('\n');
     s
 }
+
+/// A source file as the release carries it: every line that is only a
+/// comment (`marker` after blanks: `#`, or `--` for Lua) is dropped. The
+/// source under `cloud-init/` keeps its comments for whoever reads or
+/// reviews it; the host gets the code, and the user-data fits a paste box.
+/// Kept: a `#!` first line, shellcheck directives and apt's `#include` and
+/// `#clear`, which are not comments to the program that reads them.
+pub fn without_comments(text: &str, marker: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let code = line.trim_start();
+        let directive = (i == 0 && code.starts_with("#!"))
+            || code.starts_with("# shellcheck ")
+            || code.starts_with("#include")
+            || code.starts_with("#clear");
+        if directive || !code.starts_with(marker) {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_comments;
+
+    #[test]
+    fn comment_lines_go_and_code_stays() {
+        let sh = "#!/bin/bash\n# what it does\nset -eu\n  # indented\necho '#not a comment' # trailing\n# shellcheck disable=SC1091\n. /etc/x\n";
+        assert_eq!(
+            without_comments(sh, "#"),
+            "#!/bin/bash\nset -eu\necho '#not a comment' # trailing\n# shellcheck disable=SC1091\n. /etc/x\n"
+        );
+        let lua = "-- header\nlocal x = 1 -- kept\n  --[ gone\nreturn x";
+        assert_eq!(without_comments(lua, "--"), "local x = 1 -- kept\nreturn x");
+        // Only the first line can be a `#!` line.
+        assert_eq!(without_comments("\n#!/bin/sh\n", "#"), "\n");
+    }
+}

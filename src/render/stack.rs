@@ -12,7 +12,7 @@ use tera::Context;
 use super::openclaw;
 use super::shared::{
     CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, FILES_DIR, LITELLM_PORT, SANDBOX_DIR, SECRETS_MOUNT,
-    SOCKET_PROXY_PORT, SQUID_PORT, STATE_DIR, pretty, proxy_url,
+    SOCKET_PROXY_PORT, SQUID_PORT, STATE_DIR, pretty, proxy_url, without_comments,
 };
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
@@ -58,10 +58,12 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         images,
         &Hashes {
             squid: sha256_hex(squid.as_bytes()),
-            litellm: sha256_hex(format!("{litellm}{LITELLM_AUTH}").as_bytes()),
+            litellm: sha256_hex(format!("{litellm}{}", litellm_auth()).as_bytes()),
             openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
             gateway_image: sha256_hex(dockerfile.as_bytes()),
-            docker_proxy: sha256_hex(format!("{proxy_cfg}{DOCKER_POLICY}{policy_json}").as_bytes()),
+            docker_proxy: sha256_hex(
+                format!("{proxy_cfg}{}{policy_json}", docker_policy_lua()).as_bytes(),
+            ),
             caddy: sha256_hex(caddyfile.as_bytes()),
         },
     );
@@ -84,7 +86,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         "stack/docker-proxy/docker-policy.lua",
         0o644,
         Scope::Stack,
-        DOCKER_POLICY,
+        docker_policy_lua(),
     );
     tree.add(
         "stack/docker-proxy/policy.json",
@@ -93,7 +95,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         policy_json,
     );
     tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
-    tree.add("stack/litellm_auth.py", 0o644, Scope::Stack, LITELLM_AUTH);
+    tree.add("stack/litellm_auth.py", 0o644, Scope::Stack, litellm_auth());
     tree.add(
         "stack/openclaw/openclaw.json",
         0o644,
@@ -260,7 +262,12 @@ pub fn egress_domains(site: &Site) -> Vec<String> {
 }
 
 /// The Docker policy program: the same for every site, so not a template.
-pub const DOCKER_POLICY: &str = include_str!("../../cloud-init/stack/docker-policy.lua");
+const DOCKER_POLICY_SOURCE: &str = include_str!("../../cloud-init/stack/docker-policy.lua");
+
+/// The Docker policy as the release carries it.
+pub fn docker_policy_lua() -> String {
+    without_comments(DOCKER_POLICY_SOURCE, "--")
+}
 /// Where the socket proxy's container finds its config and policy.
 const PROXY_DIR: &str = "/usr/local/etc/haproxy";
 
@@ -318,7 +325,12 @@ fn secret_file(name: &str) -> String {
 }
 
 /// Who may call LiteLLM: the same for every site, so not a template.
-pub const LITELLM_AUTH: &str = include_str!("../../cloud-init/stack/litellm_auth.py");
+const LITELLM_AUTH_SOURCE: &str = include_str!("../../cloud-init/stack/litellm_auth.py");
+
+/// LiteLLM's auth hook as the release carries it.
+pub fn litellm_auth() -> String {
+    without_comments(LITELLM_AUTH_SOURCE, "#")
+}
 
 fn litellm_config(site: &Site) -> String {
     let models: Vec<Value> = site

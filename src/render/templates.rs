@@ -52,11 +52,12 @@ fn tera() -> &'static Tera {
     })
 }
 
-/// Render a built-in template. A failure is a bug in clawbake: the
-/// templates and their contexts ship together.
+/// Render a built-in template, its comment lines left in the source. A
+/// failure is a bug in clawbake: the templates and their contexts ship
+/// together.
 pub fn render(name: &str, context: &Context) -> String {
     match tera().render(name, context) {
-        Ok(text) => text,
+        Ok(text) => super::shared::without_comments(&text, "#"),
         Err(e) => {
             let mut msg = format!("internal error: template `{name}` failed: {e}");
             let mut source = std::error::Error::source(&e);

@@ -11,8 +11,18 @@ use std::path::Path;
 use crate::config::budget;
 use crate::pipeline::Built;
 
-/// User-data limits of providers' paste boxes, in bytes of raw text.
-pub const PASTE_LIMITS: &[(&str, usize)] = &[("AWS EC2", 16 * 1024), ("Hetzner Cloud", 32 * 1024)];
+/// User-data limits of providers' boxes, in bytes, smallest first; each
+/// from the provider's own documentation (the README's table says how
+/// each is measured).
+pub const PASTE_LIMITS: &[(&str, usize)] = &[
+    ("AWS EC2", 16 * 1024),
+    ("Linode", 16_384),
+    ("Hetzner Cloud", 32 * 1024),
+    ("DigitalOcean", 64 * 1024),
+    ("Azure", 64 * 1024),
+    ("OpenStack", 65_535),
+    ("GCP", 256 * 1024),
+];
 
 pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -20,29 +30,26 @@ pub fn stderr_color() -> bool {
 
 /// How the user-data size compares with the providers' limits.
 pub fn paste_fit(size: usize) -> String {
-    let fits: Vec<String> = PASTE_LIMITS
-        .iter()
-        .filter(|(_, limit)| size <= *limit)
-        .map(|(name, limit)| format!("{name} ({} KiB)", limit / 1024))
-        .collect();
-    let too_big: Vec<String> = PASTE_LIMITS
-        .iter()
-        .filter(|(_, limit)| size > *limit)
-        .map(|(name, limit)| format!("{name} ({} KiB)", limit / 1024))
-        .collect();
+    let names = |fit: bool| -> Vec<&str> {
+        PASTE_LIMITS
+            .iter()
+            .filter(|(_, limit)| (size <= *limit) == fit)
+            .map(|(name, _)| *name)
+            .collect()
+    };
+    let (fits, too_big) = (names(true), names(false));
     // User-data is kilobytes; f64 is exact far beyond that.
     #[allow(clippy::cast_precision_loss)]
     let kib = format!("{:.1} KiB", size as f64 / 1024.0);
     match (fits.is_empty(), too_big.is_empty()) {
-        (false, true) => format!("{kib}: fits {}", fits.join(" and ")),
+        (false, true) => format!("{kib}: fits every provider's box ({})", fits.join(", ")),
         (false, false) => format!(
-            "{kib}: fits {}; too large for {}",
-            fits.join(" and "),
-            too_big.join(" and ")
+            "{kib}: fits {}; too large for {}: deliver there with `clawbake provision --host`",
+            fits.join(", "),
+            too_big.join(", ")
         ),
         _ => format!(
-            "{kib}: too large for {}; deliver it with `clawbake provision --host`",
-            too_big.join(" and ")
+            "{kib}: too large for every provider's box; deliver it with `clawbake provision --host`"
         ),
     }
 }
