@@ -444,6 +444,10 @@ fn build_json_is_the_summary_for_scripts() {
             .unwrap()
             .len()
     );
+    // The providers whose box takes it: Hetzner's 32 KiB, not AWS's 16.
+    let fits = json["user_data_fits"].as_array().unwrap();
+    assert!(fits.contains(&"Hetzner Cloud".into()), "{fits:?}");
+    assert!(!fits.contains(&"AWS EC2".into()), "{fits:?}");
     let budget = &json["budget"];
     let sum: u64 = budget["lines"]
         .as_array()

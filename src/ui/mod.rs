@@ -130,6 +130,11 @@ pub fn build_json(built: &Built, out: &Path, warnings: &str) -> String {
         "layers": layers,
         "files": { "host": host, "stack": stack },
         "user_data_bytes": b.user_data.len(),
+        "user_data_fits": PASTE_LIMITS
+            .iter()
+            .filter(|(_, limit)| b.user_data.len() <= *limit)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>(),
         "budget": {
             "tier": built.site.site.tier.as_str(),
             "lines": budget.lines.iter().map(|l| serde_json::json!({ "what": l.what, "key": l.key, "mib": l.mib })).collect::<Vec<_>>(),
