@@ -191,6 +191,18 @@ fn fill(args: &[&str], host: &str, host2: &str) -> Vec<String> {
         .collect()
 }
 
+/// `clawbake ARGS` in `dir`, no site from the environment, no stdin.
+fn run_in(dir: &std::path::Path, args: &[String]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_clawbake"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CLAWBAKE_SITE")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
 /// The command's name as its messages say it: `secrets set`, `backup list`.
 fn command_name(first: &str, second: &str) -> String {
     if first == "secrets" || (first == "backup" && !second.starts_with('-')) {
@@ -208,14 +220,7 @@ fn every_host_command_refuses_the_example() {
     for args in HOST_COMMANDS {
         let args = fill(args, "root@192.0.2.1", "root@192.0.2.2");
         let name = command_name(&args[0], &args[1]);
-        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
-            .args(&args)
-            .current_dir(dir.path())
-            .env_remove("CLAWBAKE_SITE")
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let out = run_in(dir.path(), &args);
         assert_eq!(out.status.code(), Some(3), "{args:?}: {out:?}");
         assert_eq!(
             String::from_utf8(out.stderr).unwrap(),
@@ -237,14 +242,7 @@ fn every_host_command_names_its_site() {
     for args in HOST_COMMANDS {
         let args = fill(args, "root@127.0.0.1:1", "root@127.0.0.2:1");
         let name = command_name(&args[0], &args[1]);
-        let out = Command::new(env!("CARGO_BIN_EXE_clawbake"))
-            .args(&args)
-            .current_dir(dir.path())
-            .env_remove("CLAWBAKE_SITE")
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
+        let out = run_in(dir.path(), &args);
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
         assert!(

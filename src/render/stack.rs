@@ -51,6 +51,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
     offsite(tree, site);
 
     let (proxy_cfg, policy_json) = (docker_proxy_cfg(), docker_policy(site, images));
+    let (policy_lua, auth_py) = (docker_policy_lua(), litellm_auth());
 
     let dockerfile = gateway_dockerfile(images);
     let compose = compose(
@@ -58,12 +59,10 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         images,
         &Hashes {
             squid: sha256_hex(squid.as_bytes()),
-            litellm: sha256_hex(format!("{litellm}{}", litellm_auth()).as_bytes()),
+            litellm: sha256_hex(format!("{litellm}{auth_py}").as_bytes()),
             openclaw: sha256_hex(format!("{openclaw_json}{soul}").as_bytes()),
             gateway_image: sha256_hex(dockerfile.as_bytes()),
-            docker_proxy: sha256_hex(
-                format!("{proxy_cfg}{}{policy_json}", docker_policy_lua()).as_bytes(),
-            ),
+            docker_proxy: sha256_hex(format!("{proxy_cfg}{policy_lua}{policy_json}").as_bytes()),
             caddy: sha256_hex(caddyfile.as_bytes()),
         },
     );
@@ -86,7 +85,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         "stack/docker-proxy/docker-policy.lua",
         0o644,
         Scope::Stack,
-        docker_policy_lua(),
+        policy_lua,
     );
     tree.add(
         "stack/docker-proxy/policy.json",
@@ -95,7 +94,7 @@ pub fn render_into(tree: &mut Tree, site: &Site, cloudflare: &CloudflareLock, im
         policy_json,
     );
     tree.add("stack/litellm.yaml", 0o644, Scope::Stack, litellm);
-    tree.add("stack/litellm_auth.py", 0o644, Scope::Stack, litellm_auth());
+    tree.add("stack/litellm_auth.py", 0o644, Scope::Stack, auth_py);
     tree.add(
         "stack/openclaw/openclaw.json",
         0o644,
@@ -265,7 +264,7 @@ pub fn egress_domains(site: &Site) -> Vec<String> {
 const DOCKER_POLICY_SOURCE: &str = include_str!("../../cloud-init/stack/docker-policy.lua");
 
 /// The Docker policy as the release carries it.
-pub fn docker_policy_lua() -> String {
+fn docker_policy_lua() -> String {
     without_comments(DOCKER_POLICY_SOURCE, "--")
 }
 /// Where the socket proxy's container finds its config and policy.
@@ -328,7 +327,7 @@ fn secret_file(name: &str) -> String {
 const LITELLM_AUTH_SOURCE: &str = include_str!("../../cloud-init/stack/litellm_auth.py");
 
 /// LiteLLM's auth hook as the release carries it.
-pub fn litellm_auth() -> String {
+fn litellm_auth() -> String {
     without_comments(LITELLM_AUTH_SOURCE, "#")
 }
 
