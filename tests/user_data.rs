@@ -13,7 +13,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
-use clawbake::host::transport::ssh::shell_quote;
 use common::fakehost::FakeHost;
 
 const UBUNTU: (&str, &str, &str) = ("ubuntu", "24.04", "Ubuntu 24.04.1 LTS");
@@ -47,9 +46,32 @@ fn cloud_init_write(python: &str, entry: &serde_json::Value, dest: &Path) -> Out
     child.wait_with_output().unwrap()
 }
 
-/// The `runcmd` entry, as cloud-init runs it, in the host over SSH.
-fn run_first_boot(host: &FakeHost, runcmd: &[String]) -> Output {
-    let quoted: Vec<String> = runcmd.iter().map(|a| shell_quote(a)).collect();
+/// The user-data's `runcmd` as cloud-init's runcmd module writes it (its
+/// own `shellify`), at `/var/lib/cloud/runcmd` in the host.
+fn write_runcmd(python: &str, host: &FakeHost, runcmd: &serde_json::Value) -> String {
+    let mut child = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\nfrom cloudinit import util\n\
+             sys.stdout.write(util.shellify(json.load(sys.stdin)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    serde_json::to_writer(child.stdin.take().unwrap(), runcmd).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "shellify: {out:?}");
+    let script = String::from_utf8(out.stdout).unwrap();
+    let path = host.on_host("/var/lib/cloud/runcmd");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, &script).unwrap();
+    script
+}
+
+/// That script run as cloud-init's final stage runs it: by `sh`, as root,
+/// in the host (over SSH, so /proc is there).
+fn run_first_boot(host: &FakeHost) -> Output {
     Command::new("ssh")
         .args(["-p", &host.port.to_string(), "-i"])
         .arg(host.path("client_key"))
@@ -64,8 +86,8 @@ fn run_first_boot(host: &FakeHost, runcmd: &[String]) -> Output {
             "LogLevel=ERROR",
             "root@127.0.0.1",
             "--",
+            "sh /var/lib/cloud/runcmd",
         ])
-        .arg(quoted.join(" "))
         .output()
         .unwrap()
 }
@@ -102,32 +124,29 @@ fn first_boot_unpacks_the_release_byte_for_byte_and_refuses_a_changed_one() {
     if !host.on_host("/dev/fd").exists() {
         std::os::unix::fs::symlink("/proc/self/fd", host.on_host("/dev/fd")).unwrap();
     }
+    shellcheck_unpack(&runcmd[2]);
 
-    // A paste box that cut the text: cloud-init cannot decode it and
-    // writes nothing; the first boot then refuses, and says so in the log.
-    let mut cut = entry.clone();
-    let content = cut["content"].as_str().unwrap().to_owned();
-    cut["content"] = content[..content.len() / 2].into();
-    let out = cloud_init_write(&python, &cut, &host.on_host(archive));
+    // A paste box that cut the text in half: the YAML still reads, the
+    // runcmd (before the archive) is whole, the archive is not; cloud-init
+    // writes nothing, and the first boot says so in the log.
+    let text = &built.bundle.user_data;
+    let cut: serde_json::Value = serde_norway::from_str(&text[..text.len() / 2]).unwrap();
+    assert_eq!(cut["runcmd"], doc["runcmd"]);
+    let out = cloud_init_write(&python, &cut["write_files"][0], &host.on_host(archive));
     assert!(!out.status.success(), "cloud-init decoded a cut archive");
     assert!(!host.on_host(archive).exists());
-    let out = run_first_boot(&host, &runcmd);
+    write_runcmd(&python, &host, &cut["runcmd"]);
+    let out = run_first_boot(&host);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        read(&host, APPLY_LOG).contains("is not the release this user-data was built with"),
+        read(&host, APPLY_LOG).contains("tar is missing: cloud-init could not decode it"),
         "{}",
         read(&host, APPLY_LOG)
     );
 
     // A well-formed archive with one byte of one script changed: refused
     // by its sha256 before anything is unpacked or run.
-    let gz = base64::engine::general_purpose::STANDARD
-        .decode(&content)
-        .unwrap();
-    let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..])
-        .read_to_end(&mut tar)
-        .unwrap();
+    let tar = gunzip_b64(entry["content"].as_str().unwrap());
     let at = tar
         .windows(9)
         .position(|w| w == b"ufw allow")
@@ -135,12 +154,27 @@ fn first_boot_unpacks_the_release_byte_for_byte_and_refuses_a_changed_one() {
     let mut changed = tar.clone();
     changed[at] = b'#';
     std::fs::write(host.on_host(archive), &changed).unwrap();
-    let out = run_first_boot(&host, &runcmd);
+    write_runcmd(&python, &host, &doc["runcmd"]);
+    let out = run_first_boot(&host);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let log = read(&host, APPLY_LOG);
+    assert!(
+        log.contains("is not the release this user-data was built with"),
+        "{log}"
+    );
     assert!(!log.contains("step "), "a step ran: {log}");
     assert!(!host.on_host(&release).exists());
     assert!(!host.on_host(&format!("{release}.new")).exists());
+
+    // A release directory already there (a server made from a snapshot,
+    // `cloud-init clean`), damaged: replaced whole, as provision does.
+    std::fs::create_dir_all(host.on_host(&release)).unwrap();
+    std::fs::write(host.on_host(&format!("{release}/stray")), "x").unwrap();
+    std::fs::write(
+        host.on_host(&format!("{release}/apply.sh")),
+        "#!/bin/sh\nexit 0\n",
+    )
+    .unwrap();
 
     // The archive as built: cloud-init writes it (root, 0600), the first
     // boot unpacks it and hands over to the apply script, whose first step
@@ -150,18 +184,53 @@ fn first_boot_unpacks_the_release_byte_for_byte_and_refuses_a_changed_one() {
     let meta = std::fs::metadata(host.on_host(archive)).unwrap();
     assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
     assert_eq!(std::fs::read(host.on_host(archive)).unwrap(), tar);
-    let out = run_first_boot(&host, &runcmd);
+    let applying = format!(
+        "clawbake: applying release {}",
+        release.rsplit('/').next().unwrap()
+    );
+    let out = run_first_boot(&host);
     let log = read(&host, APPLY_LOG);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
     assert!(
-        log.contains(&format!(
-            "clawbake: applying release {}",
-            release.rsplit('/').next().unwrap()
-        )) && log.contains("clawbake: step 10-base: start"),
+        log.contains(&applying) && log.contains("clawbake: step 10-base: start"),
         "{out:?}\n{log}"
     );
-    assert!(!host.on_host(archive).exists(), "the archive is removed");
-
     assert_tree_is_the_build(&host, &built, &release);
+    // The apply failed, so the archive stays: run again, it applies again.
+    assert!(
+        host.on_host(archive).exists(),
+        "the archive of a failed apply is kept"
+    );
+    let out = run_first_boot(&host);
+    assert_ne!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(read(&host, APPLY_LOG).matches(&applying).count(), 2);
+    assert_tree_is_the_build(&host, &built, &release);
+}
+
+fn gunzip_b64(content: &str) -> Vec<u8> {
+    let gz = base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .unwrap();
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    tar
+}
+
+/// The first boot's script is shell in a string, which no checker of the
+/// release's files reads: shellcheck reads it as `sh`.
+fn shellcheck_unpack(script: &str) {
+    let Some(shellcheck) = common::tool("shellcheck") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("unpack.sh");
+    std::fs::write(&file, format!("#!/bin/sh\n{script}\n")).unwrap();
+    common::run_ok(
+        Command::new(shellcheck).arg(&file),
+        "shellcheck of the first boot's script",
+    );
 }
 
 /// The tree on the host is the build's: every file of the manifest and

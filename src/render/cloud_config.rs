@@ -25,8 +25,10 @@ struct CloudConfig<'a> {
     disable_root: bool,
     ssh_pwauth: bool,
     ssh_authorized_keys: Vec<&'a str>,
-    write_files: Vec<WriteFile>,
+    /// Before the archive in the text, so that a paste box that cut the
+    /// archive short still runs it, and its refusal reaches the log.
     runcmd: Vec<Vec<String>>,
+    write_files: Vec<WriteFile>,
 }
 
 #[derive(Serialize)]
@@ -39,13 +41,17 @@ struct WriteFile {
 }
 
 /// The first boot's one command, run by `sh` with the release directory
-/// as `$1` and the tar's sha256 as `$2`: check, unpack beside, rename in,
-/// apply. Its refusal goes to the apply log, where a user looks.
-const UNPACK: &str = "set -eu; d=$1; install -d -m 0700 /var/log/clawbake; \
-if ! echo \"$2  $d.tar\" | sha256sum --check --status; then \
-echo \"clawbake: $d.tar is not the release this user-data was built with (cut or changed?); nothing was applied\" | tee -a /var/log/clawbake/apply.log >&2; exit 1; fi; \
-rm -rf \"$d.new\"; install -d -m 0755 \"$d.new\"; tar -xf \"$d.tar\" -C \"$d.new\"; mv \"$d.new\" \"$d\"; rm -f \"$d.tar\"; \
-exec \"$d/apply.sh\"";
+/// as `$1` and the tar's sha256 as `$2`: check, unpack beside, rename in
+/// (over a release directory already there, as provision does), apply.
+/// The archive stays until the apply succeeds, so a second run applies
+/// again rather than calling it missing. Every refusal goes to the apply
+/// log, where a user looks.
+const UNPACK: &str = "set -eu; d=$1; log=/var/log/clawbake/apply.log; install -d -m 0700 /var/log/clawbake; \
+fail() { echo \"clawbake: $*; nothing was applied\" | tee -a \"$log\" >&2; exit 1; }; \
+[ -e \"$d.tar\" ] || fail \"$d.tar is missing: cloud-init could not decode it (a paste cut short?), or it was applied and removed\"; \
+printf '%s  %s\\n' \"$2\" \"$d.tar\" | sha256sum --check --status || fail \"$d.tar is not the release this user-data was built with (cut or changed?)\"; \
+{ rm -rf \"$d.new\" && install -d -m 0755 \"$d.new\" && tar -xf \"$d.tar\" -C \"$d.new\" && rm -rf \"$d\" && mv \"$d.new\" \"$d\"; } || fail \"unpacking $d.tar failed\"; \
+\"$d/apply.sh\" && rm -f \"$d.tar\"";
 
 /// The user-data text for a release directory on the host.
 pub fn render(
