@@ -586,18 +586,20 @@ pub fn clawbake_secrets(
     run_clawbake(cmd, vm, prep, "secrets", vm.admin_port, None)
 }
 
-/// `clawbake WORDS.. --host .. SITE` on the admin port: the exit code and
-/// stdout alone (what `--json` prints), stderr shown in the report.
+/// `clawbake WORDS.. --host ..` on the admin port, the site among the
+/// words as the command takes it (`status SITE`, `logs --site SITE`): the
+/// exit code and stdout alone (what `--json` prints), stderr shown in the
+/// report.
 pub fn clawbake_stdout(
     ctx: &Context,
     vm: &Vm,
     prep: &Prepared,
-    words: &[&str],
-    site: &Path,
+    words: &[&std::ffi::OsStr],
 ) -> Result<(i32, String)> {
     let mut cmd = Command::new(&ctx.clawbake);
     cmd.args(words);
-    let (out, _) = run_clawbake_output(cmd, vm, prep, words[0], vm.admin_port, Some(site))?;
+    let command = words[0].to_string_lossy().into_owned();
+    let (out, _) = run_clawbake_output(cmd, vm, prep, &command, vm.admin_port, None)?;
     Ok((
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -166,7 +166,9 @@ fn status_and_logs(
     release: &str,
     checks: &mut Checks,
 ) -> Result<()> {
-    let (code, out) = checks::clawbake_stdout(ctx, vm, prep, &["status", "--json"], &prep.site)?;
+    let site = prep.site.as_os_str();
+    let (code, out) =
+        checks::clawbake_stdout(ctx, vm, prep, &["status".as_ref(), "--json".as_ref(), site])?;
     checks.check(
         "clawbake status: the release, every service healthy, nothing pending",
         || {
@@ -199,13 +201,10 @@ fn status_and_logs(
             Ok(format!("{} services healthy", services.len()))
         },
     );
-    let (code, out) = checks::clawbake_stdout(
-        ctx,
-        vm,
-        prep,
-        &["logs", "openclaw", "--tail", "20"],
-        &prep.site,
-    )?;
+    let words = ["logs", "openclaw", "--tail", "20", "--site"];
+    let mut words: Vec<&std::ffi::OsStr> = words.iter().map(std::convert::AsRef::as_ref).collect();
+    words.push(site);
+    let (code, out) = checks::clawbake_stdout(ctx, vm, prep, &words)?;
     checks.check("clawbake logs: the gateway's last lines", || {
         let lines = out.lines().count();
         if code == 0 && (1..=20).contains(&lines) {
