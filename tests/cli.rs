@@ -252,6 +252,57 @@ fn every_host_command_names_its_site() {
     }
 }
 
+/// The server commands that take the site by position take `--site` too,
+/// as `logs`, `ssh`, `secrets`, `backup` and `restore` do; not both.
+#[test]
+fn server_commands_take_the_site_by_position_or_by_option() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("prod")).unwrap();
+    std::fs::write(
+        dir.path().join("prod/site.toml"),
+        site("claw.example.com", ""),
+    )
+    .unwrap();
+    for command in [
+        "provision",
+        "plan",
+        "verify",
+        "status",
+        "rollback",
+        "migrate",
+    ] {
+        let host: Vec<String> = if command == "migrate" {
+            ["--from", "root@127.0.0.1:1", "--to", "root@127.0.0.2:1"]
+                .map(str::to_owned)
+                .to_vec()
+        } else {
+            ["--host", "root@127.0.0.1:1"].map(str::to_owned).to_vec()
+        };
+        for site in [
+            vec!["prod".to_owned()],
+            vec!["--site".to_owned(), "prod".to_owned()],
+        ] {
+            let args: Vec<String> = std::iter::once(command.to_owned())
+                .chain(site.clone())
+                .chain(host.clone())
+                .collect();
+            let out = run_in(dir.path(), &args);
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            assert!(
+                stderr.starts_with(&format!("clawbake {command}: site prod/site.toml\n")),
+                "{args:?}: {stderr}"
+            );
+        }
+        let both: Vec<String> = [command, "prod", "--site", "prod"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain(host)
+            .collect();
+        let out = run_in(dir.path(), &both);
+        assert_eq!(out.status.code(), Some(2), "{both:?}: {out:?}");
+    }
+}
+
 /// `check` builds in memory and writes nothing; `--strict` (on `check` and
 /// `build`) makes every warning an error, and `build` then writes nothing.
 #[test]

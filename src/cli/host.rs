@@ -967,8 +967,8 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
     command with --abort to go back to it (what the new server wrote since is not moved back)."
 )]
 pub struct MigrateArgs {
-    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-    pub site: Option<PathBuf>,
+    #[command(flatten)]
+    pub site: super::SiteArg,
     /// The server that runs the site now, on its admin port
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
     pub from: String,
@@ -1027,7 +1027,7 @@ impl MigrateArgs {
 }
 
 pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
-    let built = built(args.site.clone(), "migrate")?;
+    let built = built(args.site.clone().get(), "migrate")?;
     let old_access = args.host_args(&args.from, None).access(&built.site)?;
     let new_access = args
         .host_args(&args.to, args.accept_host_key.clone())
@@ -1090,11 +1090,13 @@ pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
         return checked(stdout, &checks);
     }
     let (taken, checks) = moved.expect("checked above");
-    let site = args
-        .site
-        .as_ref()
-        .map(|p| format!(" {}", p.display()))
-        .unwrap_or_default();
+    // The suggestion works when pasted here: the site as it was found.
+    let site = match built.merged.site_file() {
+        Some(file) if file != "site.toml" => {
+            format!(" {}", crate::host::transport::ssh::shell_quote(file))
+        }
+        _ => String::new(),
+    };
     let mut stdout = format!(
         "migrated {} -> {}: snapshot {} (release {}) restored and verified\n  \
          gateway down: {:.1}s (the old one stopped -> the new one verified)\n  \

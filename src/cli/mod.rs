@@ -125,8 +125,8 @@ pub enum Command {
         Example: clawbake provision --host root@203.0.113.7 mysite/site.toml"
     )]
     Provision {
-        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         #[command(flatten)]
         host: host::HostArgs,
         /// Where to append everything the host prints [default: clawbake-HOST.log]
@@ -150,8 +150,8 @@ pub enum Command {
     /// The running server at a glance: release, uptime, services and their
     /// memory, disk, the last backup, and what a provision would do
     Status {
-        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         #[command(flatten)]
         host: host::HostArgs,
         /// As JSON: `{"release", "applied_at", "uptime_secs", "services": [{"name",
@@ -201,8 +201,8 @@ pub enum Command {
         provision would; 0 otherwise."
     )]
     Plan {
-        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         #[command(flatten)]
         host: host::HostArgs,
         /// The decision as JSON: `decision`, `target`, `release`, `changes`, `drift`
@@ -218,8 +218,8 @@ pub enum Command {
         after_help = "Exits 12 when any check fails; WARN lines (a secret not set yet) do not fail."
     )]
     Verify {
-        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         #[command(flatten)]
         host: host::HostArgs,
         /// Print the checks as JSON
@@ -228,8 +228,8 @@ pub enum Command {
     },
     /// Go back to the release before the current one (run again to return)
     Rollback {
-        /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-        site: Option<PathBuf>,
+        #[command(flatten)]
+        site: SiteArg,
         #[command(flatten)]
         host: host::HostArgs,
         /// Where to append everything the host prints [default: clawbake-HOST.log]
@@ -248,6 +248,25 @@ pub enum Command {
     /// Move the site to a fresh server: provision it, stop the old
     /// gateway, back up, restore, verify (`--abort` goes back)
     Migrate(host::MigrateArgs),
+}
+
+/// The site of a command that acts on a server, by position or, as the
+/// server commands whose position holds something else (`logs SERVICE`,
+/// `restore COPY`) take it, by `--site`: either works, not both.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SiteArg {
+    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
+    #[arg(value_name = "SITE")]
+    site: Option<PathBuf>,
+    /// The same, as an option
+    #[arg(long = "site", value_name = "SITE", conflicts_with = "site")]
+    site_option: Option<PathBuf>,
+}
+
+impl SiteArg {
+    pub fn get(self) -> Option<PathBuf> {
+        self.site.or(self.site_option)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -650,7 +669,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             admin_endpoint,
             allow_unpinned,
         } => host::provision(
-            site,
+            site.get(),
             &host,
             log,
             guard,
@@ -662,9 +681,9 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             host,
             json,
             detailed_exitcode,
-        } => host::plan(site, &host, json, detailed_exitcode),
-        Command::Verify { site, host, json } => host::verify(site, &host, json),
-        Command::Status { site, host, json } => host::status(site, &host, json),
+        } => host::plan(site.get(), &host, json, detailed_exitcode),
+        Command::Verify { site, host, json } => host::verify(site.get(), &host, json),
+        Command::Status { site, host, json } => host::status(site.get(), &host, json),
         Command::Logs {
             service,
             host,
@@ -689,7 +708,7 @@ pub fn run(cli: Cli) -> Result<Output, Error> {
             host,
             command,
         } => host::ssh(site, &host, &command),
-        Command::Rollback { site, host, log } => host::rollback(site, &host, log),
+        Command::Rollback { site, host, log } => host::rollback(site.get(), &host, log),
         Command::Secrets(command) => host::secrets(command),
         Command::Backup(args) => host::backup(args),
         Command::Restore(args) => host::restore(args),
