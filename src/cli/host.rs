@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
-use super::shared::{Output, runtime, site_for_host};
+use super::shared::{Output, SiteArg, runtime, site_for_host};
 use crate::error::{Error, code};
 use crate::host::apply::{self, Log, Settings};
 use crate::host::remote::{Access, Host};
@@ -968,7 +968,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
 )]
 pub struct MigrateArgs {
     #[command(flatten)]
-    pub site: super::SiteArg,
+    pub site: SiteArg,
     /// The server that runs the site now, on its admin port
     #[arg(long, value_name = "[USER@]HOST[:PORT]")]
     pub from: String,

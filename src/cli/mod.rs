@@ -4,7 +4,7 @@ mod host;
 mod shared;
 
 pub use shared::Output;
-use shared::{find_site, runtime};
+use shared::{SiteArg, find_site, runtime};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -248,25 +248,6 @@ pub enum Command {
     /// Move the site to a fresh server: provision it, stop the old
     /// gateway, back up, restore, verify (`--abort` goes back)
     Migrate(host::MigrateArgs),
-}
-
-/// The site of a command that acts on a server, by position or, as the
-/// server commands whose position holds something else (`logs SERVICE`,
-/// `restore COPY`) take it, by `--site`: either works, not both.
-#[derive(Clone, Debug, clap::Args)]
-pub struct SiteArg {
-    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
-    #[arg(value_name = "SITE")]
-    site: Option<PathBuf>,
-    /// The same, as an option
-    #[arg(long = "site", value_name = "SITE", conflicts_with = "site")]
-    site_option: Option<PathBuf>,
-}
-
-impl SiteArg {
-    pub fn get(self) -> Option<PathBuf> {
-        self.site.or(self.site_option)
-    }
 }
 
 #[derive(Debug, Subcommand)]

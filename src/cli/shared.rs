@@ -59,3 +59,22 @@ pub fn site_for_host(arg: Option<PathBuf>, command: &str) -> Result<SiteInput, E
         site @ SiteInput::File(_) => Ok(site),
     }
 }
+
+/// The site of a command that acts on a server, by position or, as the
+/// server commands whose position holds something else (`logs SERVICE`,
+/// `restore COPY`) take it, by `--site`: either works, not both.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SiteArg {
+    /// The site file or its directory [default: `CLAWBAKE_SITE`, else ./site.toml]
+    #[arg(value_name = "SITE")]
+    site: Option<PathBuf>,
+    /// The same, as an option
+    #[arg(long = "site", value_name = "SITE", conflicts_with = "site")]
+    site_option: Option<PathBuf>,
+}
+
+impl SiteArg {
+    pub fn get(self) -> Option<PathBuf> {
+        self.site.or(self.site_option)
+    }
+}
