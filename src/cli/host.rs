@@ -465,19 +465,23 @@ fn write_private(file: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
+/// The site file as a pasted command names it (shell-quoted), or `None`
+/// when it is the `./site.toml` such a command finds by itself.
+fn site_to_paste(built: &Built) -> Option<String> {
+    built
+        .merged
+        .site_file()
+        .filter(|file| *file != "site.toml")
+        .map(crate::host::transport::ssh::shell_quote)
+}
+
 /// Verify's hints, made to work when pasted: `secrets set` names the site
-/// unless it is the `./site.toml` a pasted command finds by itself.
+/// unless a pasted command finds it by itself.
 fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Check> {
-    let Some(file) = built.merged.site_file() else {
+    let Some(site) = site_to_paste(built) else {
         return checks;
     };
-    if file == "site.toml" {
-        return checks;
-    }
-    let with_site = format!(
-        "clawbake secrets set --site {} --host ",
-        crate::host::transport::ssh::shell_quote(file)
-    );
+    let with_site = format!("clawbake secrets set --site {site} --host ");
     for check in &mut checks {
         check.detail = check.detail.replace(secrets::SET_HINT, &with_site);
     }
@@ -1091,12 +1095,9 @@ pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
     }
     let (taken, checks) = moved.expect("checked above");
     // The suggestion works when pasted here: the site as it was found.
-    let site = match built.merged.site_file() {
-        Some(file) if file != "site.toml" => {
-            format!(" {}", crate::host::transport::ssh::shell_quote(file))
-        }
-        _ => String::new(),
-    };
+    let site = site_to_paste(&built)
+        .map(|site| format!(" {site}"))
+        .unwrap_or_default();
     let mut stdout = format!(
         "migrated {} -> {}: snapshot {} (release {}) restored and verified\n  \
          gateway down: {:.1}s (the old one stopped -> the new one verified)\n  \

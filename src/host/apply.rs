@@ -84,13 +84,13 @@ impl Log {
 }
 
 /// The release tree and its manifest as one gzipped tar, for one upload:
-/// the tar the user-data carries, compressed for speed here.
+/// the tar the user-data carries, gzipped as `user-data.gz` is.
 pub fn release_archive(bundle: &Bundle) -> Vec<u8> {
-    use std::io::Write as _;
-    let tar = crate::bundle::archive::release_tar(&bundle.tree, &bundle.manifest.to_json());
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&tar).expect("writing to memory");
-    gz.finish().expect("writing to memory")
+    use crate::bundle::archive;
+    archive::gzip(&archive::release_tar(
+        &bundle.tree,
+        &bundle.manifest.to_json(),
+    ))
 }
 
 pub fn release_dir(manifest: &Manifest) -> String {
