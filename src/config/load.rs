@@ -173,8 +173,8 @@ fn load_into(sources: &mut Sources, input: &SiteInput) -> Result<Loaded, Diagnos
 
     let mut order = vec![(base_id, base)];
     for selector in layers::SELECTORS {
-        let key = format!("site.{selector}");
-        let value = preview.get(&key);
+        let key = *selector;
+        let value = preview.get(key);
         let chosen = value.and_then(Value::as_str).unwrap_or_default();
         let choices: Vec<&str> = layers::SELECTED
             .iter()

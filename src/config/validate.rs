@@ -376,6 +376,16 @@ impl Checks<'_> {
                 );
             }
         }
+        if site.memory.provider == crate::model::MemoryProvider::Voyage
+            && site.openclaw.version == crate::model::OpenClawVersion::V2026_9_6
+        {
+            self.error(
+                "memory.provider",
+                "OpenClaw 2026.9.6 has no Voyage embeddings of its own",
+                "Voyage is the plugin `@openclaw/voyage-provider` there, which is not on npm",
+                Some("set `provider = \"none\"` here, or keep `openclaw.version = \"2026.2.15\"`, whose gateway has Voyage built in".into()),
+            );
+        }
         let models: Vec<&str> = site.models.keys().map(String::as_str).collect();
         if !site.models.contains_key(&site.openclaw.default_model) {
             let help = did_you_mean(&site.openclaw.default_model, &models).map_or_else(

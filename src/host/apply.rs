@@ -337,6 +337,9 @@ pub struct Report {
     /// How the host is reached now: on the site's SSH port after a first
     /// provision.
     pub target: Target,
+    /// Lines for the summary: the backup taken before an OpenClaw upgrade,
+    /// what a rollback across releases leaves behind.
+    pub notes: Vec<String>,
 }
 
 /// Refuse a decision that provision must not act on.
@@ -480,6 +483,7 @@ pub fn decided(decision: Decision, started: Instant, target: &Target) -> Report 
         steps: Vec::new(),
         elapsed: started.elapsed(),
         target: target.clone(),
+        notes: Vec::new(),
     }
 }
 
@@ -535,6 +539,14 @@ pub async fn provision(
     progress.phase("uploading the release");
     let dir = upload_release(&host, bundle, log).await?;
     ship_images(&host, bundle, progress, log).await?;
+    let mut notes = Vec::new();
+    if let Decision::StackRelease {
+        openclaw: Some(upgrade),
+        ..
+    } = &decision
+    {
+        notes.push(backup_before(&host, upgrade, progress, log).await?);
+    }
     let steps: Vec<String> = steps_of(&bundle.manifest)
         .into_iter()
         .filter(|s| first || is_stack_step(s))
@@ -595,8 +607,64 @@ pub async fn provision(
         steps: done,
         elapsed: started.elapsed(),
         target: host.access.target.clone(),
+        notes,
     };
     Ok((report, host))
+}
+
+/// The backup's progress is the phase line's spinner.
+struct Quiet;
+
+impl super::backup::Progress for Quiet {
+    fn reading(&self, _: u64, _: u64) {}
+    fn pulling(&self, _: u64, _: u64) {}
+    fn uploading(&self, _: u64, _: u64) {}
+}
+
+/// A snapshot of the data volume before the gateway moves to another
+/// OpenClaw release, which migrates its state as it starts: the way back
+/// for what a rollback cannot undo. Taken while the old release still
+/// runs; a failure stops the run with the host unchanged.
+async fn backup_before(
+    host: &Host,
+    upgrade: &plan::Upgrade,
+    progress: &dyn Progress,
+    log: &mut Log,
+) -> Result<String, Error> {
+    let plan::Upgrade { from, to } = upgrade;
+    progress.phase(&format!(
+        "backing up the OpenClaw data before {from} -> {to}"
+    ));
+    let taken = super::backup::take(host, &Quiet, false)
+        .await
+        .map_err(|e| {
+            log.line(&format!("backup before the upgrade failed: {}", e.render(false).trim()));
+            Error::Host {
+                code: code::FAILED,
+                message: format!(
+                    "the backup before moving OpenClaw from {from} to {to} failed: the host still runs the release it ran"
+                ),
+                detail: e.render(false).trim().to_owned(),
+                help: Some(
+                    "`clawbake backup` takes one on its own and says why it fails; provision again once it works".into(),
+                ),
+            }
+        })?;
+    let id = &taken.snapshot[..8.min(taken.snapshot.len())];
+    let line = format!(
+        "backup:  snapshot {id} holds the data as OpenClaw {from} left it, before {to} migrates it"
+    );
+    log.line(&line);
+    progress.note(&line);
+    Ok(line)
+}
+
+/// What a rollback across OpenClaw releases cannot undo.
+fn downgrade_note(upgrade: &plan::Upgrade) -> String {
+    let plan::Upgrade { from, to } = upgrade;
+    format!(
+        "note:    OpenClaw goes back from {from} to {to}; what {from} wrote to the data volume stays. The snapshot taken before the upgrade (`clawbake backup list`) holds the data as {to} left it: `clawbake backup --to DIR` then `clawbake restore DIR --snapshot ID` bring it back"
+    )
 }
 
 /// The guard's time ran out before a guarded step: the host is back as it
@@ -737,12 +805,20 @@ pub async fn rollback(
         }
         steps.push((name.clone(), elapsed));
     }
+    let notes = match &decision {
+        Decision::StackRelease {
+            openclaw: Some(upgrade),
+            ..
+        } => vec![downgrade_note(upgrade)],
+        _ => Vec::new(),
+    };
     Ok(Report {
         decision,
         release: Some(dir),
         steps,
         elapsed: started.elapsed(),
         target: access.target.clone(),
+        notes,
     })
 }
 

@@ -39,6 +39,23 @@ pub struct Drift {
     pub observed: Option<String>,
 }
 
+/// The gateway's OpenClaw release, before and after a stack release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upgrade {
+    pub from: String,
+    pub to: String,
+}
+
+impl Upgrade {
+    /// `None` when both name the same release.
+    pub fn between(old: &Manifest, new: &Manifest) -> Option<Upgrade> {
+        (old.openclaw_version != new.openclaw_version).then(|| Upgrade {
+            from: old.openclaw_version.clone(),
+            to: new.openclaw_version.clone(),
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// No clawbake release on the host yet: apply every step.
@@ -47,7 +64,11 @@ pub enum Decision {
     NoChange,
     /// Only stack files differ: a new release, an atomic switch, containers
     /// recreated, volumes kept.
-    StackRelease { changes: Vec<Change> },
+    StackRelease {
+        changes: Vec<Change>,
+        /// The gateway moves to another OpenClaw release.
+        openclaw: Option<Upgrade>,
+    },
     /// A host-scope file differs: refuse; provision a fresh server.
     RebuildRequired { changes: Vec<Change> },
     /// Someone edited the host: refuse and show what.
@@ -77,7 +98,10 @@ pub fn decide(new: &Manifest, host: &HostState) -> Decision {
     if changes.iter().any(|c| c.scope == Scope::Host) {
         Decision::RebuildRequired { changes }
     } else {
-        Decision::StackRelease { changes }
+        Decision::StackRelease {
+            changes,
+            openclaw: Upgrade::between(current, new),
+        }
     }
 }
 
@@ -134,6 +158,7 @@ mod tests {
             images: Vec::new(),
             unpinned_images: Vec::new(),
             cloudflare_ranges_as_of: "2026-11-25".to_owned(),
+            openclaw_version: "2026.2.15".to_owned(),
             image_set: None,
         }
     }
@@ -179,6 +204,9 @@ mod tests {
             ],
         );
         let host_removed = manifest("5", std::slice::from_ref(&compose));
+        let mut upgraded = stack_changed.clone();
+        upgraded.build_id = "6".to_owned();
+        upgraded.openclaw_version = "2026.9.6".to_owned();
         let mut edited = observed(&v1);
         edited.insert(sshd.path.clone(), "edited".to_owned());
         let mut deleted = observed(&v1);
@@ -206,6 +234,22 @@ mod tests {
                         Scope::Stack,
                         ChangeKind::Modified,
                     )],
+                    openclaw: None,
+                },
+            ),
+            (
+                on(&v1, observed(&v1)),
+                &upgraded,
+                Decision::StackRelease {
+                    changes: vec![change(
+                        "stack/compose.yaml",
+                        Scope::Stack,
+                        ChangeKind::Modified,
+                    )],
+                    openclaw: Some(Upgrade {
+                        from: "2026.2.15".to_owned(),
+                        to: "2026.9.6".to_owned(),
+                    }),
                 },
             ),
             (
@@ -213,6 +257,7 @@ mod tests {
                 &stack_added,
                 Decision::StackRelease {
                     changes: vec![change("stack/Caddyfile", Scope::Stack, ChangeKind::Added)],
+                    openclaw: None,
                 },
             ),
             (

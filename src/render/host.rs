@@ -272,11 +272,15 @@ fn stack_step(tree: &mut Tree, site: &Site) {
     ctx.insert("state_dir", STATE_DIR);
     ctx.insert("state_uid", &UID);
     ctx.insert("sandbox_dir", SANDBOX_DIR);
-    let slugs: Vec<String> = openclaw::SANDBOX_KEYS
-        .iter()
-        .map(|k| openclaw::sandbox_slug(k))
-        .collect();
-    ctx.insert("sandbox_slugs", &slugs);
+    ctx.insert(
+        "sandbox_slugs",
+        &openclaw::sandbox_slugs(site.openclaw.version),
+    );
+    ctx.insert("openclaw_version", site.openclaw.version.as_str());
+    ctx.insert(
+        "openclaw_doctor",
+        &site.openclaw.version.migrates_with_doctor(),
+    );
     tree.add(
         "steps/90-stack.sh",
         0o755,

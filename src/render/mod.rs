@@ -92,6 +92,7 @@ pub fn render(
             .map(|(_, image, _)| image.tagged())
             .collect(),
         cloudflare_ranges_as_of: cloudflare.as_of.clone(),
+        openclaw_version: site.openclaw.version.as_str().to_owned(),
         image_set: image_set.as_ref().map(|(_, set)| set.clone()),
     };
     let release_dir = format!("{RELEASES}/{}", release_name(&build_id));

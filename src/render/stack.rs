@@ -288,7 +288,7 @@ fn docker_policy(site: &Site, images: &Images) -> String {
     pretty(&json!({
         "name_prefix": openclaw::SANDBOX_PREFIX,
         "sandbox_dir": SANDBOX_DIR,
-        "slugs": openclaw::SANDBOX_KEYS.iter().map(|k| openclaw::sandbox_slug(k)).collect::<Vec<_>>(),
+        "slugs": openclaw::sandbox_slugs(site.openclaw.version),
         "workdir": openclaw::SANDBOX_WORKDIR,
         "images": [images.sandbox],
         "user": sandbox.user,
@@ -566,7 +566,7 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
             "litellm": { "condition": "service_healthy" },
         },
         "labels": { "clawbake.config": hashes.openclaw },
-        "healthcheck": healthcheck(site, &openclaw::healthcheck(site.openclaw.port.0)),
+        "healthcheck": healthcheck(site, &openclaw::healthcheck(site.openclaw.version, site.openclaw.port.0)),
         // Not read-only: OpenClaw writes under its home as well as its
         // state directory, and only the real image could prove which paths.
         "cap_drop": ["ALL"],

@@ -240,6 +240,14 @@ fn change_lines(changes: &[crate::host::plan::Change]) -> String {
     out
 }
 
+/// The line a plan gives a change of OpenClaw release.
+fn upgrade_line(u: &crate::host::plan::Upgrade) -> String {
+    format!(
+        "  OpenClaw {} -> {}: provision backs up the data volume first; the gateway migrates its state as it starts\n",
+        u.from, u.to
+    )
+}
+
 /// What `plan` prints for a decision.
 pub fn plan_summary(decision: &crate::host::plan::Decision, target: &str, release: &str) -> String {
     use crate::host::plan::Decision;
@@ -248,8 +256,9 @@ pub fn plan_summary(decision: &crate::host::plan::Decision, target: &str, releas
             "{target} has no clawbake release: provision would apply every step of release {release}\n"
         ),
         Decision::NoChange => format!("{target} already runs release {release}: nothing to do\n"),
-        Decision::StackRelease { changes } => format!(
-            "stack release {release} for {target}: containers are recreated, volumes kept\n{}",
+        Decision::StackRelease { changes, openclaw } => format!(
+            "stack release {release} for {target}: containers are recreated, volumes kept\n{}{}",
+            openclaw.as_ref().map(upgrade_line).unwrap_or_default(),
             change_lines(changes)
         ),
         Decision::RebuildRequired { changes } => format!(
@@ -302,7 +311,7 @@ pub fn plan_json(decision: &crate::host::plan::Decision, target: &str, release: 
     let (name, changes, drifted) = match decision {
         Decision::FirstProvision => ("first-provision", Vec::new(), Vec::new()),
         Decision::NoChange => ("no-change", Vec::new(), Vec::new()),
-        Decision::StackRelease { changes } => ("stack-release", listed(changes), Vec::new()),
+        Decision::StackRelease { changes, .. } => ("stack-release", listed(changes), Vec::new()),
         Decision::RebuildRequired { changes } => ("rebuild-required", listed(changes), Vec::new()),
         Decision::Drift { drift } => (
             "drift",
@@ -318,12 +327,19 @@ pub fn plan_json(decision: &crate::host::plan::Decision, target: &str, release: 
                 .collect(),
         ),
     };
+    let openclaw = match decision {
+        Decision::StackRelease {
+            openclaw: Some(u), ..
+        } => serde_json::json!({ "from": u.from, "to": u.to }),
+        _ => serde_json::Value::Null,
+    };
     let value = serde_json::json!({
         "target": target,
         "release": release,
         "decision": name,
         "changes": changes,
         "drift": drifted,
+        "openclaw": openclaw,
     });
     crate::render::shared::pretty(&value)
 }
@@ -346,6 +362,9 @@ pub fn provision_summary(report: &crate::host::apply::Report, target: &str, log:
     }
     if !log.as_os_str().is_empty() && !report.steps.is_empty() {
         let _ = writeln!(out, "  log:     {}", log.display());
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "  {note}");
     }
     out
 }

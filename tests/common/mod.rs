@@ -32,6 +32,10 @@ pub fn sites() -> Vec<(&'static str, SiteInput)> {
             "growth",
             SiteInput::File(root().join("tests/sites/growth/site.toml")),
         ),
+        (
+            "current",
+            SiteInput::File(root().join("tests/sites/current/site.toml")),
+        ),
     ]
 }
 

@@ -1,6 +1,7 @@
 // Validate an OpenClaw config file with OpenClaw's own loader: JSON5, ${VAR}
 // substitution, the strict schema and the plugin checks, exactly as the
-// gateway does before it starts. Nothing is written and nothing is dialled.
+// gateway does before it starts. Nothing is dialled; 2026.9.6 creates its
+// state database under OPENCLAW_STATE_DIR, which the caller makes a temp dir.
 //
 // usage: OPENCLAW_PKG=<node_modules/openclaw> node validate.mjs <config>
 // exit:  0 valid, 1 invalid (issues on stdout), 2 cannot check
@@ -14,24 +15,35 @@ if (!fs.existsSync(file)) fail(`no such file: ${file}`);
 process.env.OPENCLAW_CONFIG_PATH = file;
 
 const pkg = process.env.OPENCLAW_PKG ?? fail("set OPENCLAW_PKG to node_modules/openclaw");
+const manifest = JSON.parse(fs.readFileSync(path.join(pkg, "package.json"), "utf8"));
 const dist = path.join(pkg, "dist");
-// The bundle's chunk names carry hashes; find the one that exports the loader.
 let load;
-for (const chunk of fs.readdirSync(dist).filter((f) => /^config-.*\.js$/.test(f)).sort()) {
+// Newer releases export the loader: `openclaw/plugin-sdk/health`.
+const entry = manifest.exports?.["./plugin-sdk/health"];
+const target = typeof entry === "string" ? entry : entry?.import ?? entry?.default;
+if (target) {
+  load = (await import(pathToFileURL(path.join(pkg, target)).href)).readConfigFileSnapshot;
+}
+// Older ones only bundle it: the chunk names carry hashes; find the one
+// that exports it.
+for (const chunk of load ? [] : fs.readdirSync(dist).filter((f) => /^config-.*\.m?js$/.test(f)).sort()) {
   const m = fs.readFileSync(path.join(dist, chunk), "utf8").match(/export \{[^}]*\breadConfigFileSnapshot as (\w+)/);
   if (m) { load = (await import(pathToFileURL(path.join(dist, chunk)).href))[m[1]]; break; }
 }
 if (!load) fail(`readConfigFileSnapshot is not exported under ${dist}`);
 
-const version = JSON.parse(fs.readFileSync(path.join(pkg, "package.json"), "utf8")).version;
+const version = manifest.version;
 const snap = await load();
 if (snap.path !== file) fail(`openclaw loaded ${snap.path}, not ${file}`);
 const line = (i) => `  - ${i.path || "<root>"}: ${i.message}`;
 console.log(`openclaw ${version}: ${file}`);
 for (const w of snap.warnings ?? []) console.log(`warning\n${line(w)}`);
-if (!snap.valid) {
-  console.log(`invalid (${snap.issues.length}):`);
-  snap.issues.forEach((i) => console.log(line(i)));
+// Keys a newer release retired or moved (it would ask for `doctor --fix`,
+// which cannot write a read-only config) count as issues too.
+const issues = [...(snap.issues ?? []), ...(snap.legacyIssues ?? [])];
+if (!snap.valid || issues.length > 0) {
+  console.log(`invalid (${issues.length}):`);
+  issues.forEach((i) => console.log(line(i)));
   process.exit(1);
 }
 console.log("valid");

@@ -60,6 +60,23 @@ pub fn images() -> Vec<(&'static str, RuntimeConfig)> {
             },
         ),
         (
+            // The same gateway as a newer OpenClaw release: it answers
+            // `/healthz` and `/readyz` without auth, as 2026.9.6 does, and
+            // the one above does not. The rebuild scenario upgrades to it.
+            "clawbake-test/gateway:2",
+            RuntimeConfig {
+                cmd: strings(&["node", "/usr/local/bin/standin-gateway"]),
+                env: vec![
+                    path.clone(),
+                    "HOME=/home/node".to_owned(),
+                    "STANDIN_OPENCLAW_RELEASE=2026.9.6".to_owned(),
+                ],
+                user: "1000:1000".to_owned(),
+                working_dir: "/home/node".to_owned(),
+                ..RuntimeConfig::default()
+            },
+        ),
+        (
             // Compose passes LiteLLM's arguments as the command.
             "clawbake-test/litellm:1",
             RuntimeConfig {

@@ -1,5 +1,7 @@
-//! rebuild: after a first provision, a stack change is a new release that
-//! keeps the OpenClaw data volume, `rollback` returns to the first release,
+//! rebuild: after a first provision, a stack change that also upgrades
+//! OpenClaw (2026.2.15 to 2026.9.6, each release's bundle on its stand-in
+//! gateway) is a new release that backs up and keeps the OpenClaw data
+//! volume, `rollback` returns to the first release and OpenClaw's,
 //! a host change is refused as rebuild-required, and provisioning what the
 //! host already runs is a no-op; `clawbake status` and `clawbake logs`
 //! then read the host as it runs. Times how long the gateway was
@@ -22,6 +24,22 @@ use crate::{bail, site};
 /// `clawbake provision`'s exit code when host files would change.
 const REBUILD_REQUIRED: i32 = 7;
 const MARKER: &str = "/var/lib/openclaw/vm-test-marker";
+
+/// The stack change: OpenClaw's newer release on its stand-in, and one
+/// value of the site's own (memory search off, below).
+const UPGRADE: &str = "[openclaw]\nversion = \"2026.9.6\"\nmax_tokens = 4096\n\n[stack.services.gateway]\nimage = \"clawbake-test/gateway:2\"\n";
+
+/// The OpenClaw release the running gateway stand-in started as, and the
+/// path its healthcheck asks for.
+fn gateway_release(conn: &Connection) -> Result<String> {
+    let out = conn
+        .output(
+            "docker exec openclaw sh -c 'cut -d\" \" -f2 \"$OPENCLAW_STATE_DIR\"/standin-gateway.started' && \
+             docker inspect openclaw --format '{{json .Config.Healthcheck.Test}}' | grep -o \"127.0.0.1:[0-9]*/[a-z]*\"",
+        )
+        .map_err(|e| Error(format!("reading the gateway's release: {e}")))?;
+    Ok(out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
 
 pub fn scenario() -> Scenario {
     Scenario {
@@ -83,7 +101,17 @@ fn run(
              > /root/gateway-poll.log 2>&1 & echo $!",
         )
         .map_err(|e| Error(e.to_string()))?;
-    let stack_site = variant(ctx, prep, "stack-change", "[openclaw]\nmax_tokens = 4096\n")?;
+    let before = gateway_release(&conn)?;
+    // 2026.9.6 has no Voyage of its own: the site turns memory search off.
+    let dir = prep
+        .dist
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("stack-change");
+    let stack_site = site::write(&ctx.repo, &dir, &prep.key, |t| {
+        let t = t.replace("provider = \"voyage\"", "provider = \"none\"");
+        format!("{t}\n{UPGRADE}")
+    })?;
     let (code, out, took) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &stack_site)?;
     timings.record("stack-change provision", took);
     let _ = conn.output(&format!("kill {}", poller.trim()));
@@ -102,6 +130,7 @@ fn run(
             )
         }
     });
+    upgraded(&conn, &before, &out, checks)?;
     let poll = conn
         .output("cat /root/gateway-poll.log")
         .map_err(|e| Error(e.to_string()))?;
@@ -118,15 +147,8 @@ fn run(
         }
     });
 
-    let (code, _, _) = clawbake(ctx, vm, prep, "rollback", prep.admin_port, &stack_site)?;
-    let back = build_id(&conn)?;
-    checks.check("rollback returns to the first release", || {
-        if code == 0 && back == first {
-            Ok(String::new())
-        } else {
-            bail!("exit code {code}, build {back}")
-        }
-    });
+    let (code, out, _) = clawbake(ctx, vm, prep, "rollback", prep.admin_port, &stack_site)?;
+    rolled_back(&conn, &first, &before, code, &out, checks)?;
 
     let host_site = variant(ctx, prep, "host-change", site::HOST_CHANGE)?;
     let (code, _, _) = clawbake(ctx, vm, prep, "provision", prep.admin_port, &host_site)?;
@@ -154,6 +176,61 @@ fn run(
     checks.check("every service of the stack is healthy", || healthy);
     status_and_logs(vm, ctx, prep, &first, checks)?;
     checks::clawbake_verify(vm, ctx, prep, checks)
+}
+
+/// After the upgrade: the backup line, doctor's run on the state, and the
+/// gateway on 2026.9.6's stand-in with that release's healthcheck.
+fn upgraded(conn: &Connection, before: &str, out: &str, checks: &mut Checks) -> Result<()> {
+    let after = gateway_release(conn)?;
+    let doctor = conn
+        .output("docker exec openclaw sh -c 'cat \"$OPENCLAW_STATE_DIR\"/standin-doctor' || true")
+        .map_err(|e| Error(e.to_string()))?;
+    checks.check(
+        "the upgrade backs up, migrates the state with doctor, runs 2026.9.6's bundle",
+        || {
+            let backup = out.lines().find(|l| l.trim_start().starts_with("backup:"));
+            if before.starts_with("2026.2.15 ")
+                && before.ends_with(":18789/")
+                && after.starts_with("2026.9.6 ")
+                && after.ends_with(":18789/healthz")
+                && doctor.trim().ends_with(" 2026.9.6")
+                && let Some(line) = backup
+            {
+                Ok(format!("{before} -> {after}; {}", line.trim()))
+            } else {
+                bail!("gateway {before:?} -> {after:?}, doctor {doctor:?}, backup line {backup:?}")
+            }
+        },
+    );
+    Ok(())
+}
+
+/// After the rollback: the first release, and OpenClaw's with it, named.
+fn rolled_back(
+    conn: &Connection,
+    first: &str,
+    before: &str,
+    code: i32,
+    out: &str,
+    checks: &mut Checks,
+) -> Result<()> {
+    let back = build_id(conn)?;
+    let release = gateway_release(conn)?;
+    checks.check(
+        "rollback returns to the first release and OpenClaw 2026.2.15",
+        || {
+            let noted = out.contains("OpenClaw goes back from 2026.9.6 to 2026.2.15");
+            if code == 0 && back == first && release == before && noted {
+                Ok(release.clone())
+            } else {
+                bail!(
+                    "exit code {code}, build {back}, gateway {release:?}, downgrade noted: {noted}"
+                )
+            }
+        },
+    );
+
+    Ok(())
 }
 
 /// The day-2 commands on the host as it runs: `status --json` names the
