@@ -500,13 +500,23 @@ fn a_stack_change_makes_a_new_release_and_rollback_returns() {
     assert!(run.stdout.contains("PASS  release "), "{}", run.stdout);
     assert!(run.stdout.contains("FAIL  ufw "), "{}", run.stdout);
     assert_eq!(host.current(), format!("/opt/clawbake/releases/{new}"));
+    // Checked, pulled and built from the new release's directory while
+    // the old one serves; then the gateway's dependencies, then the rest.
     let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
-    assert!(
-        calls.starts_with(
-            "image inspect debian:bookworm-slim\ncompose -f /opt/clawbake/current/stack/compose.yaml up -d --remove-orphans --wait"
-        ),
-        "{calls}"
-    );
+    let stack = format!("/opt/clawbake/releases/{new}/stack/compose.yaml");
+    let up = "compose -f /opt/clawbake/current/stack/compose.yaml up -d --no-build --remove-orphans --wait --wait-timeout 300";
+    let expected = [
+        "compose version --short".to_owned(),
+        format!("compose -f {stack} config --quiet"),
+        "image inspect debian:bookworm-slim".to_owned(),
+        format!("compose -f {stack} config --format json"),
+        "image inspect ".to_owned(),
+        format!("{up} docker-proxy egress litellm"),
+        up.to_owned(),
+    ];
+    // (verify's calls follow)
+    let stack_calls: Vec<&str> = calls.lines().take(expected.len()).collect();
+    assert_eq!(stack_calls, expected, "{calls}");
     let state = std::fs::read_to_string(host.on_host("/var/lib/clawbake/state.json")).unwrap();
     assert!(
         state.contains(&format!("\"build_id\": \"{new}\"")),
@@ -539,7 +549,9 @@ fn a_stack_that_does_not_come_up_switches_back() {
     let Some(host) = FakeHost::start(UBUNTU) else {
         return;
     };
-    // No docker on this host: `compose up` fails like an unhealthy stack.
+    // `compose up` fails like an unhealthy stack; every check before the
+    // switch passes.
+    docker_says(&host, "case \"$*\" in *' up '*) exit 1 ;; esac\n");
     host.install_release(&common::build(&SiteInput::Example));
     let old = release_of(&SiteInput::Example);
     let dir = tempfile::tempdir().unwrap();
@@ -564,6 +576,20 @@ fn a_stack_that_does_not_come_up_switches_back() {
         "{}",
         run.stderr
     );
+    assert_eq!(host.current(), format!("/opt/clawbake/releases/{old}"));
+
+    // A release Compose refuses (here: no docker at all) fails before the
+    // switch: the old release never stopped serving.
+    std::fs::remove_file(host.on_host("/usr/bin/docker")).unwrap();
+    let run = clawbake(
+        &args(
+            &ssh,
+            &["provision", &site, "--host", &target, "--log", &log],
+        ),
+        None,
+    );
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(!run.stderr.contains("switching back"), "{}", run.stderr);
     assert_eq!(host.current(), format!("/opt/clawbake/releases/{old}"));
 }
 

@@ -38,21 +38,37 @@ done
 shopt -u nullglob
 
 # Images no service runs (the sandboxes'), which Compose would not pull:
-# pulled unless a preloaded archive brought them. Part of bringing the
-# release up: if one cannot be had, the old release comes back.
+# pulled unless a preloaded archive brought them.
 release_images() {
   local image
   while read -r image; do
     [ -n "$image" ] || continue
     docker image inspect "$image" >/dev/null 2>&1 || docker pull --quiet "$image" || return 1
-  done < /opt/clawbake/current/stack/images.list
+  done < "$RELEASE_DIR/stack/images.list"
 }
 
 compose() { docker compose -f /opt/clawbake/current/stack/compose.yaml "$@"; }
+release_compose() { docker compose -f "$RELEASE_DIR/stack/compose.yaml" "$@"; }
 
-# The compose file mounts its config through `current`, so the switch comes
-# first; if the new stack does not become healthy, the old one comes back.
+# Compose 2.29.4 to 2.34 stop every service that depends on one they
+# recreate (later releases only those marked `restart: true`): with those,
+# the gateway also goes down whenever a service it depends on changes.
+compose_version=$(docker compose version --short 2>/dev/null || true)
+case "$compose_version" in
+  2.29.[4-9]* | 2.3[0-4].*)
+    echo "clawbake: Compose $compose_version restarts the gateway with every service it depends on; 2.35 or later does not" >&2
+    ;;
+esac
+
+# Everything that can happen while the old release still serves, so that a
+# failure here leaves it serving: the compose file checked, the sandbox
+# images, and the gateway image built from this release's directory (tagged
+# by its Dockerfile's hash: present already when that did not change).
 old=$(readlink /opt/clawbake/current || true)
+release_compose config --quiet
+release_images
+gateway_image=$(release_compose config --format json | jq -r '.services.openclaw.image')
+docker image inspect "$gateway_image" >/dev/null 2>&1 || release_compose build openclaw
 {%- if openclaw_doctor %}
 
 # The OpenClaw release a release dir runs (manifests before the choice
@@ -74,15 +90,24 @@ migrate_state() {
   rm -rf "$scratch"
   install -d -m 0700 -o {{ state_uid }} -g {{ state_uid }} "$scratch"
   install -m 0600 -o {{ state_uid }} -g {{ state_uid }} "$RELEASE_DIR/stack/openclaw/openclaw.json" "$scratch/openclaw.json"
-  compose build openclaw
   compose stop openclaw
   compose run --rm --no-deps -T -v "$scratch:$scratch" -e OPENCLAW_CONFIG_PATH="$scratch/openclaw.json" \
     openclaw openclaw doctor --fix --non-interactive
 }
 {%- endif %}
+
+# The compose file mounts its config through `current`, so the switch comes
+# before `up`. Compose recreates only the services whose inputs changed
+# (each carries a hash of its config files as a label), in two stages: the
+# services the gateway depends on, while the old gateway still serves; then
+# the rest. The old gateway stops only in the second stage, when its own
+# inputs changed, and Compose removes it before it creates the new one, so
+# two gateways (two Telegram pollers) never run at once; `container_name`
+# would refuse a second. If the new stack does not become healthy, the old
+# one comes back.
+up() { compose up -d --no-build --remove-orphans --wait --wait-timeout {{ health_timeout }} "$@"; }
 switch_to "$RELEASE_DIR"
-if ! release_images {% if openclaw_doctor %}|| ! migrate_state {% endif %}|| ! compose up -d --remove-orphans \
-  --wait --wait-timeout {{ health_timeout }}; then
+if ! up {{ gateway_depends_on }} {% if openclaw_doctor %}|| ! migrate_state {% endif %}|| ! up; then
   if [ -n "$old" ] && [ "$old" != "$RELEASE_DIR" ] && [ -d "$old" ]; then
     echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2
     switch_to "$old"

@@ -7,7 +7,7 @@ use serde_json::json;
 use tera::Context;
 
 use super::openclaw;
-use super::shared::{CONTAINER, SANDBOX_DIR, STATE_DIR, UID, pretty};
+use super::shared::{CONTAINER, GATEWAY_DEPENDS_ON, SANDBOX_DIR, STATE_DIR, UID, pretty};
 use super::templates::render;
 use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
@@ -277,6 +277,7 @@ fn stack_step(tree: &mut Tree, site: &Site) {
         &openclaw::sandbox_slugs(site.openclaw.version),
     );
     ctx.insert("openclaw_version", site.openclaw.version.as_str());
+    ctx.insert("gateway_depends_on", &GATEWAY_DEPENDS_ON.join(" "));
     ctx.insert(
         "openclaw_doctor",
         &site.openclaw.version.migrates_with_doctor(),

@@ -30,6 +30,9 @@ pub const SANDBOX_DIR: &str = "/var/lib/openclaw-sandboxes";
 pub const UID: u32 = 1000;
 /// The gateway's container name; `verify` probes from its network.
 pub const CONTAINER: &str = "openclaw";
+/// The services the gateway waits for (`depends_on`, healthy): a stack
+/// release brings these up first, while the old gateway still serves.
+pub const GATEWAY_DEPENDS_ON: &[&str] = &["docker-proxy", "egress", "litellm"];
 
 pub const SQUID_PORT: u16 = 3128;
 pub const LITELLM_PORT: u16 = 4000;

@@ -11,8 +11,9 @@ use tera::Context;
 
 use super::openclaw;
 use super::shared::{
-    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, FILES_DIR, LITELLM_PORT, SANDBOX_DIR, SECRETS_MOUNT,
-    SOCKET_PROXY_PORT, SQUID_PORT, STATE_DIR, pretty, proxy_url, without_comments,
+    CONFIG_PATH, CONTAINER, CURRENT, ENV_DIR, FILES_DIR, GATEWAY_DEPENDS_ON, LITELLM_PORT,
+    SANDBOX_DIR, SECRETS_MOUNT, SOCKET_PROXY_PORT, SQUID_PORT, STATE_DIR, pretty, proxy_url,
+    without_comments,
 };
 use super::templates::render;
 use crate::bundle::{Scope, Tree, sha256_hex};
@@ -533,8 +534,10 @@ fn gateway_dockerfile(images: &Images) -> String {
 fn gateway(site: &Site, hashes: &Hashes) -> Value {
     json!({
         // Tagged by the Dockerfile's hash: a change builds a new image.
+        // The context is the compose file's own directory, so the stack
+        // step builds a release's image before `current` points at it.
         "image": format!("clawbake/openclaw-gateway:{}", &hashes.gateway_image[..16]),
-        "build": { "context": CURRENT, "dockerfile": "gateway.Dockerfile" },
+        "build": { "context": ".", "dockerfile": "gateway.Dockerfile" },
         "pull_policy": "build",
         "container_name": CONTAINER,
         "environment": {
@@ -560,11 +563,10 @@ fn gateway(site: &Site, hashes: &Hashes) -> Value {
             format!("{CURRENT}/openclaw/SOUL.md:{}/workspace/SOUL.md:ro", STATE_DIR),
         ],
         "networks": ["openclaw-net", "proxy-net"],
-        "depends_on": {
-            "docker-proxy": { "condition": "service_healthy" },
-            "egress": { "condition": "service_healthy" },
-            "litellm": { "condition": "service_healthy" },
-        },
+        "depends_on": GATEWAY_DEPENDS_ON
+            .iter()
+            .map(|s| ((*s).to_owned(), json!({ "condition": "service_healthy" })))
+            .collect::<serde_json::Map<_, _>>(),
         "labels": { "clawbake.config": hashes.openclaw },
         "healthcheck": healthcheck(site, &openclaw::healthcheck(site.openclaw.version, site.openclaw.port.0)),
         // Not read-only: OpenClaw writes under its home as well as its
