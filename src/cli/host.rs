@@ -827,13 +827,17 @@ pub fn rollback(
         .block_on(apply::rollback(&access, &built.site, &progress, &mut log))
         .inspect_err(|e| log.line(&format!("rollback failed: {}", e.render(false).trim())))?;
     drop(progress);
+    let mut stdout = format!(
+        "{} rolled back to {} ({:.1}s)\n",
+        access.target,
+        report.release.as_deref().unwrap_or_default(),
+        report.elapsed.as_secs_f64()
+    );
+    for note in &report.notes {
+        let _ = writeln!(stdout, "  {note}");
+    }
     Ok(Output {
-        stdout: format!(
-            "{} rolled back to {} ({:.1}s)\n",
-            access.target,
-            report.release.unwrap_or_default(),
-            report.elapsed.as_secs_f64()
-        ),
+        stdout,
         stderr: String::new(),
     })
 }
