@@ -465,4 +465,5 @@ fn upload_throughput_next_to_scp() {
         mib(ours),
         mib(theirs)
     );
+    println!("ratio to scp (goal >= 0.95): {:.2}", theirs / ours);
 }

