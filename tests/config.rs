@@ -258,6 +258,38 @@ fn unknown_tier_suggests_one() {
     );
 }
 
+/// An OpenClaw release clawbake has no layer for: the ones it has.
+#[test]
+fn unknown_openclaw_version_lists_the_supported_ones() {
+    refused(
+        &format!("{SITE}\n[openclaw]\nversion = \"2026.10.1\"\n"),
+        "error: invalid value for `openclaw.version`
+  --> s/site.toml:11:11
+   |
+11 | version = \"2026.10.1\"
+   |           ^^^^^^^^^^^ expected `2026.2.15` or `2026.9.6`
+   |
+   = help: did you mean `\"2026.9.6\"`?
+",
+    );
+}
+
+/// 2026.9.6 has Voyage only as a plugin clawbake cannot install.
+#[test]
+fn voyage_is_refused_where_openclaw_lacks_it() {
+    refused(
+        &format!("{SITE}\n[openclaw]\nversion = \"2026.9.6\"\n\n[memory]\nprovider = \"voyage\"\n"),
+        "error: OpenClaw 2026.9.6 has no Voyage embeddings of its own
+  --> s/site.toml:14:12
+   |
+14 | provider = \"voyage\"
+   |            ^^^^^^^^ Voyage is the plugin `@openclaw/voyage-provider` there, which is not on npm
+   |
+   = help: set `provider = \"none\"` here, or keep `openclaw.version = \"2026.2.15\"`, whose gateway has Voyage built in
+",
+    );
+}
+
 #[test]
 fn no_ssh_key() {
     refused(

@@ -544,6 +544,53 @@ fn a_stack_change_makes_a_new_release_and_rollback_returns() {
     assert_eq!(host.current(), format!("/opt/clawbake/releases/{old}"));
 }
 
+/// Moving to another OpenClaw release backs the data up first; when that
+/// fails (this test host cannot take one), nothing on the host changes.
+#[test]
+fn an_openclaw_upgrade_stops_when_its_backup_fails() {
+    let Some(host) = FakeHost::start(UBUNTU) else {
+        return;
+    };
+    fake_docker(&host);
+    host.install_release(&common::build(&SiteInput::Example));
+    let old = release_of(&SiteInput::Example);
+    let site = common::root()
+        .join("tests/sites/current/site.toml")
+        .display()
+        .to_string();
+    let ssh = host.ssh_args();
+    let target = host.host_arg("root");
+    let plan = clawbake(&args(&ssh, &["plan", &site, "--host", &target]), None);
+    assert!(
+        plan.stdout
+            .contains("OpenClaw 2026.2.15 -> 2026.9.6: provision backs up the data volume first"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log").display().to_string();
+    let run = clawbake(
+        &args(
+            &ssh,
+            &["provision", &site, "--host", &target, "--log", &log],
+        ),
+        None,
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "the backup before moving OpenClaw from 2026.2.15 to 2026.9.6 failed: the host still runs the release it ran"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("90-stack"), "{}", run.stderr);
+    assert_eq!(host.current(), format!("/opt/clawbake/releases/{old}"));
+    let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap_or_default();
+    assert!(!calls.contains("compose"), "{calls}");
+}
+
 #[test]
 fn a_stack_that_does_not_come_up_switches_back() {
     let Some(host) = FakeHost::start(UBUNTU) else {
