@@ -646,7 +646,10 @@ fn caddy(site: &Site, images: &Images, hashes: &Hashes) -> Value {
             "caddy-config:/config",
         ],
         "networks": ["proxy-net", "edge-net"],
-        "depends_on": { "openclaw": { "condition": "service_started" } },
+        // No `depends_on` the gateway: Compose recreates a service whose
+        // dependency it recreated, so every gateway release took the
+        // ingress down with it (the VM tests measured it). The ingress
+        // finds the gateway by name at each request.
         "labels": { "clawbake.config": hashes.caddy },
         "healthcheck": healthcheck(site, &["CMD", "wget", "-qO-", "http://127.0.0.1:2019/config/"]),
         // Writes only its volumes (certificates, autosave) and /tmp.
@@ -674,7 +677,7 @@ fn cloudflared(site: &Site, images: &Images) -> Value {
         ],
         "volumes": [format!("{FILES_DIR}/cloudflared:{SECRETS_MOUNT}:ro")],
         "networks": ["proxy-net", "edge-net"],
-        "depends_on": { "openclaw": { "condition": "service_started" } },
+        // No `depends_on` the gateway (see Caddy's).
         "healthcheck": healthcheck(site, &["CMD", "cloudflared", "tunnel", "--metrics", "127.0.0.1:20241", "ready"]),
         // A tunnel run from a token writes nothing to disk.
         "read_only": true,
