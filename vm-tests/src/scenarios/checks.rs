@@ -671,8 +671,14 @@ fn run_clawbake_output(
 }
 
 /// `clawbake verify` through the admin port's forward, as one check.
-pub fn clawbake_verify(vm: &Vm, ctx: &Context, prep: &Prepared, checks: &mut Checks) -> Result<()> {
-    let (code, _, _) = clawbake(ctx, vm, prep, "verify", vm.admin_port, &prep.site)?;
+pub fn clawbake_verify(
+    vm: &Vm,
+    ctx: &Context,
+    prep: &Prepared,
+    site: &Path,
+    checks: &mut Checks,
+) -> Result<()> {
+    let (code, _, _) = clawbake(ctx, vm, prep, "verify", vm.admin_port, site)?;
     checks.check("clawbake verify passes", || {
         if code == 0 {
             Ok(String::new())

@@ -105,7 +105,7 @@ fn run(
     stack_checks(&conn, prep, checks)?;
 
     // The same state, as `clawbake verify` sees it from here.
-    checks::clawbake_verify(vm, ctx, prep, checks)
+    checks::clawbake_verify(vm, ctx, prep, &prep.site, checks)
 }
 
 /// Each step's time, as the apply script logged it on the host.

@@ -202,7 +202,7 @@ fn run(
     let healthy = checks::wait_healthy(&conn, Duration::from_secs(300));
     checks.check("every service of the stack is healthy", || healthy);
     status_and_logs(vm, ctx, prep, &gateway_site, &second, checks)?;
-    checks::clawbake_verify(vm, ctx, prep, checks)
+    checks::clawbake_verify(vm, ctx, prep, &gateway_site, checks)
 }
 
 /// A release that changes only LiteLLM's config: LiteLLM is recreated, the
