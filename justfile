@@ -45,6 +45,10 @@ bench-userdata:
 bench-images:
     cargo test --release --test pin -- --ignored --nocapture images_save_throughput
 
+# Gateway downtime in a stack release next to one `docker restart` in the same VM (the rebuild scenario, ~17 min).
+bench-downtime:
+    just vm-test rebuild
+
 # The VM tests (vm-tests/): each scenario in a fresh 4 vCPU / 8 GB QEMU VM.
 # `just vm-test cloud-init` runs one; CLAWBAKE_VM_KEEP=1 keeps a failed VM.
 # The debug build: the test build's artifacts serve, and nothing here is
