@@ -625,7 +625,7 @@ impl super::backup::Progress for Quiet {
 }
 
 /// A snapshot of the data volume before the gateway moves to another
-/// OpenClaw release, which migrates its state as it starts: the way back
+/// OpenClaw release, whose migration of the state is one-way: the way back
 /// for what a rollback cannot undo. Taken while the old release still
 /// runs; a failure stops the run with the host unchanged.
 async fn backup_before(
@@ -666,7 +666,7 @@ async fn backup_before(
 fn downgrade_note(upgrade: &plan::Upgrade) -> String {
     let plan::Upgrade { from, to } = upgrade;
     format!(
-        "note:    OpenClaw goes back from {from} to {to}; what {from} wrote to the data volume stays. The snapshot taken before the upgrade (`clawbake backup list`) holds the data as {to} left it: `clawbake backup --to DIR` then `clawbake restore DIR --snapshot ID` bring it back"
+        "note:    OpenClaw goes back from {from} to {to}; what {from} wrote to the data volume stays. The snapshot taken before the upgrade (`clawbake backup list`) holds the data as {to} left it: `clawbake backup --to DIR --password-file FILE`, then `clawbake restore DIR --password-file FILE --snapshot ID` bring it back"
     )
 }
 
