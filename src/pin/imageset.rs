@@ -178,7 +178,10 @@ fn blob_path(blob: &Blob) -> String {
 pub fn write_archive(path: &Path, images: &[Image]) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     let tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-    write_to(BufWriter::new(tmp.as_file()), images)?;
+    // A large buffer: `io::copy` of each blob reads straight into it, so a
+    // blob goes out in 1 MiB writes, not the default buffer's 8 KiB ones
+    // (12,800 write calls for a 100 MB image).
+    write_to(BufWriter::with_capacity(1 << 20, tmp.as_file()), images)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
