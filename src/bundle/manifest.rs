@@ -57,7 +57,9 @@ pub struct ManifestImage {
 }
 
 fn guide_openclaw() -> String {
-    "2026.2.15".to_owned()
+    crate::model::OpenClawVersion::V2026_2_15
+        .as_str()
+        .to_owned()
 }
 
 impl Manifest {
