@@ -479,12 +479,12 @@ fn restore_puts_a_copy_onto_a_host_of_its_site_and_refuses_everything_else_uncha
         std::fs::read_to_string(secrets.join("BACKUP_KEY")).unwrap(),
         "b".repeat(64)
     );
-    let calls = std::fs::read_to_string(new.on_host("/var/log/docker-calls")).unwrap();
+    let calls = new.compose_calls();
     let stop = calls
         .find("stack/compose.yaml stop openclaw")
         .expect("the gateway was stopped");
     let up = calls[stop..]
-        .find("up -d --wait --wait-timeout 300 --force-recreate --no-deps litellm openclaw\n")
+        .find("up -d --no-build --wait --wait-timeout 300 --force-recreate litellm openclaw\n")
         .expect("and the services that read state or secrets recreated, no other");
     assert!(up > 0);
     let kept = run
@@ -604,9 +604,9 @@ fn migrate_moves_the_state_and_puts_the_old_gateway_back_when_the_new_host_fails
     );
     let start = old_calls.find("start openclaw").expect("and started again");
     assert!(stop < start, "{old_calls}");
-    let new_calls = calls(&new);
+    let new_calls = new.compose_calls();
     let up = new_calls
-        .find("up -d --wait")
+        .find("up -d --no-build --wait")
         .expect("the restore started the stack");
     assert!(new_calls[up..].contains("stop openclaw"), "{new_calls}");
     let mode = std::fs::metadata(copy.join("password"))
@@ -701,7 +701,7 @@ fn a_restore_cut_off_during_the_swap_finishes_on_the_host() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(
-        seen("up -d --wait --wait-timeout 300 --force-recreate --no-deps litellm openclaw"),
+        seen("up -d --no-build --wait --wait-timeout 300 --force-recreate litellm openclaw"),
         "every service recreated after the cut: {}",
         std::fs::read_to_string(&calls).unwrap_or_default()
     );

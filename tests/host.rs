@@ -502,7 +502,7 @@ fn a_stack_change_makes_a_new_release_and_rollback_returns() {
     assert_eq!(host.current(), format!("/opt/clawbake/releases/{new}"));
     // Checked, pulled and built from the new release's directory while
     // the old one serves; then the gateway's dependencies, then the rest.
-    let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
+    let calls = host.compose_calls();
     let stack = format!("/opt/clawbake/releases/{new}/stack/compose.yaml");
     let up = "compose -f /opt/clawbake/current/stack/compose.yaml up -d --no-build --remove-orphans --wait --wait-timeout 300";
     let expected = [
@@ -668,6 +668,10 @@ fn secrets_travel_from_stdin_to_a_0600_file_and_are_never_printed() {
         Some(&format!("{value}\n")),
     );
     assert_eq!(set.code, 0, "{}", set.stderr);
+    // LiteLLM reads it as a file: recreated; every other service is left
+    // to what diverged.
+    let calls = host.compose_calls();
+    assert!(calls.contains(" --force-recreate litellm\n"), "{calls}");
     let list = clawbake(
         &args(&ssh, &["secrets", "list", "--json", "--host", &target]),
         None,
@@ -790,7 +794,7 @@ fn rotate_makes_a_new_key_on_the_host_recreates_its_readers_and_puts_the_old_bac
     let env =
         std::fs::read_to_string(host.on_host("/opt/clawbake/secrets/env/openclaw.env")).unwrap();
     assert!(env.contains(&format!("LITELLM_GATEWAY_KEY={new}\n")));
-    let calls = std::fs::read_to_string(host.on_host("/var/log/docker-calls")).unwrap();
+    let calls = host.compose_calls();
     assert!(
         calls.contains("--force-recreate litellm openclaw"),
         "{calls}"

@@ -112,7 +112,7 @@ if ! up {{ gateway_depends_on }} {% if openclaw_doctor %}|| ! migrate_state {% e
     echo "clawbake: the stack of $(basename "$RELEASE_DIR") is not healthy; switching back to $(basename "$old")" >&2
     switch_to "$old"
     /usr/local/sbin/clawbake-env "$old"
-    compose up -d --remove-orphans || true
+    compose up -d --no-build --remove-orphans || true
   fi
   exit 1
 fi

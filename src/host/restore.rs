@@ -15,7 +15,7 @@ use super::backup::{self, Progress};
 use super::remote::{CURRENT, Host};
 use crate::error::{Error, code};
 use crate::host::transport::ssh::shell_quote;
-use crate::render::shared::{CONTAINER, STATE_DIR};
+use crate::render::shared::{CONTAINER, STATE_DIR, compose_up};
 
 const STAGING: &str = "/var/lib/clawbake/restore";
 
@@ -332,8 +332,7 @@ fn swap_command(health_timeout: u64, services: &[String]) -> String {
     recreate.extend(services.iter().cloned());
     recreate.sort();
     recreate.dedup();
-    let recreate: Vec<String> = recreate.iter().map(|s| shell_quote(s)).collect();
-    let recreate = recreate.join(" ");
+    let up = compose_up(&recreate, Some(health_timeout));
     let secrets = super::secrets::DIR;
     format!(
         "set -eu; umask 077; trap '' HUP PIPE; say() {{ printf '%s\\n' \"$1\" 2>/dev/null || true; }}; \
@@ -347,14 +346,14 @@ fn swap_command(health_timeout: u64, services: &[String]) -> String {
          for f in {STAGING}/tree{secrets}/*; do n=$(basename \"$f\"); \
            if [ -f \"$f\" ] && [ \"$n\" != BACKUP_KEY ]; then install -m 0600 \"$f\" {secrets}/\"$n\"; fi; done; \
          say \"kept=$kept\"; \
-         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {compose} up -d --wait --wait-timeout {health_timeout} --force-recreate --no-deps {recreate} >>\"$log\" 2>&1; then \
+         if /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 && {up} >>\"$log\" 2>&1; then \
            rm -rf {STAGING}; \
          else \
            {compose} stop {CONTAINER} >>\"$log\" 2>&1 || true; \
            mv {STATE_DIR} \"$kept.restored\"; mv \"$kept\" {STATE_DIR}; \
            rm -rf {secrets}; mv \"$kept.secrets\" {secrets}; \
            /usr/local/sbin/clawbake-env {CURRENT} >>\"$log\" 2>&1 || true; \
-           {compose} up -d --force-recreate --no-deps {recreate} >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
+           {up} >>\"$log\" 2>&1 || true; rm -rf {STAGING}; \
            say \"unhealthy=$(tail -n 5 \"$log\" | tr '\\n' ' ')\"; say \"kept=$kept.restored\"; \
          fi"
     )

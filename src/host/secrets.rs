@@ -14,6 +14,7 @@ use super::remote::{CURRENT, Host};
 use crate::bundle::Bundle;
 use crate::error::{Error, code};
 use crate::host::transport::ssh::shell_quote;
+use crate::render::shared::compose_up;
 use crate::render::stack::Delivery;
 
 pub const DIR: &str = "/opt/clawbake/secrets";
@@ -153,18 +154,13 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
 /// the services whose environment changed, and recreate those that read
 /// it as a file. Nothing to do before the first provision.
 fn apply_command(recreate: &[String]) -> String {
-    let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
     let mut cmd = format!(
         "if [ -e {CURRENT}/stack/compose.yaml ]; then /usr/local/sbin/clawbake-env {CURRENT} && \
-         {compose} up -d --wait --quiet-pull 2>&1"
+         {} 2>&1",
+        compose_up(&[], None)
     );
     if !recreate.is_empty() {
-        let services: Vec<String> = recreate.iter().map(|s| shell_quote(s)).collect();
-        let _ = write!(
-            cmd,
-            " && {compose} up -d --wait --no-deps --force-recreate {} 2>&1",
-            services.join(" ")
-        );
+        let _ = write!(cmd, " && {} 2>&1", compose_up(recreate, None));
     }
     cmd.push_str("; fi");
     cmd
@@ -254,9 +250,7 @@ pub fn rotation(name: &str, bundle: &Bundle) -> Result<Rotation, Error> {
 /// new one, and put back (and the services recreated again) if not.
 fn rotate_command(r: &Rotation) -> String {
     let file = format!("{DIR}/{}", r.name);
-    let compose = format!("docker compose -f {CURRENT}/stack/compose.yaml");
-    let services: Vec<String> = r.services.iter().map(|s| shell_quote(s)).collect();
-    let services = services.join(" ");
+    let up = compose_up(&r.services, None);
     // A dropped connection must not stop it half way (HUP, PIPE); Compose
     // writes to a log on the host, shown when the services fail.
     format!(
@@ -268,7 +262,7 @@ fn rotate_command(r: &Rotation) -> String {
          cp -p {file} {file}.old; \
          printf '%s%s' {prefix} \"$v\" > {file}.new; mv {file}.new {file}; \
          recreate() {{ /usr/local/sbin/clawbake-env {CURRENT} && \
-           {compose} up -d --wait --no-deps --force-recreate {services} >>\"$log\" 2>&1; }}; \
+           {up} >>\"$log\" 2>&1; }}; \
          if recreate; then rm -f {file}.old; else mv {file}.old {file}; recreate || true; tail -n 20 \"$log\" >&2; \
            echo 'the services did not come back healthy with the new value; the old one is back' >&2; exit 5; fi",
         prefix = shell_quote(r.prefix),

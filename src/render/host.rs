@@ -7,7 +7,9 @@ use serde_json::json;
 use tera::Context;
 
 use super::openclaw;
-use super::shared::{CONTAINER, GATEWAY_DEPENDS_ON, SANDBOX_DIR, STATE_DIR, UID, pretty};
+use super::shared::{
+    CONTAINER, GATEWAY_DEPENDS_ON, SANDBOX_DIR, STATE_DIR, UID, compose_up, pretty,
+};
 use super::templates::render;
 use crate::bundle::{Scope, Tree};
 use crate::config::locks::CloudflareLock;
@@ -135,7 +137,14 @@ fn tools(tree: &mut Tree, site: &Site) {
         "host/usr/local/sbin/clawbake-rotate-token",
         0o755,
         Scope::Host,
-        render("host/clawbake-rotate-token", &Context::new()),
+        render("host/clawbake-rotate-token", &{
+            let mut ctx = Context::new();
+            ctx.insert(
+                "recreate_gateway",
+                &compose_up(&[CONTAINER.to_owned()], None),
+            );
+            ctx
+        }),
     );
     let mut ctx = Context::new();
     ctx.insert("backup_schedule", site.backup.schedule.as_str());

@@ -34,6 +34,40 @@ pub const CONTAINER: &str = "openclaw";
 /// release brings these up first, while the old gateway still serves.
 pub const GATEWAY_DEPENDS_ON: &[&str] = &["docker-proxy", "egress", "litellm"];
 
+/// `docker compose up` on the running release, as every command that
+/// changes a service after provisioning runs it (`secrets set` and
+/// `rotate`, `restore`, the monthly token rotation): `services`
+/// force-recreated, or with none, only what diverged; waiting until
+/// healthy, within `wait_timeout` seconds when given.
+///
+/// Never `--no-deps`: Compose before 2.30 (Debian 13 ships 2.26) hashes a
+/// service's `depends_on` into the label it compares, and `--no-deps`
+/// drops the services not named from it, so the next stack release would
+/// recreate a gateway whose config did not change. The services named
+/// depend on are started if stopped and otherwise left alone.
+/// Always `--no-build`: the stack step builds the gateway's image, and its
+/// `pull_policy: build` would otherwise rebuild it on every `up`.
+pub fn compose_up(services: &[String], wait_timeout: Option<u64>) -> String {
+    let mut cmd = format!("docker compose -f {CURRENT}/compose.yaml up -d --no-build --wait");
+    if let Some(secs) = wait_timeout {
+        cmd.push_str(" --wait-timeout ");
+        cmd.push_str(&secs.to_string());
+    }
+    if !services.is_empty() {
+        cmd.push_str(" --force-recreate");
+    }
+    for s in services {
+        // Compose service names, ours: nothing a shell would read.
+        debug_assert!(
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        cmd.push(' ');
+        cmd.push_str(s);
+    }
+    cmd
+}
+
 pub const SQUID_PORT: u16 = 3128;
 pub const LITELLM_PORT: u16 = 4000;
 pub const SOCKET_PROXY_PORT: u16 = 2375;

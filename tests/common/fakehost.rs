@@ -331,6 +331,24 @@ impl FakeHost {
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     }
+
+    /// The `docker` calls a fake docker recorded in /var/log/docker-calls,
+    /// after checking that each `compose up` among them leaves the services
+    /// it does not change alone: `--no-build` (the gateway's image has
+    /// `pull_policy: build`), and no `--no-deps` (Compose before 2.30 hashes
+    /// `depends_on`, which it prunes, so the next release would recreate).
+    pub fn compose_calls(&self) -> String {
+        let calls = std::fs::read_to_string(self.on_host("/var/log/docker-calls")).unwrap();
+        let ups: Vec<&str> = calls.lines().filter(|l| l.contains(" up ")).collect();
+        assert!(!ups.is_empty(), "no compose up in {calls}");
+        for up in ups {
+            assert!(
+                up.contains(" --no-build") && !up.contains("--no-deps"),
+                "{up}"
+            );
+        }
+        calls
+    }
 }
 
 fn build_root(root: &Path, os: (&str, &str, &str)) {

@@ -778,6 +778,36 @@ pub fn secret_checks(
     Ok(())
 }
 
+/// After `secrets set`, `secrets rotate` and `restore` each recreated
+/// services on their own: a plain `compose up` of the whole stack, as the
+/// next release's, finds nothing to recreate. (Compose before 2.30 hashes
+/// `depends_on`, so an `up --no-deps` would leave containers the next
+/// `up` recreates: the gateway went down for a LiteLLM-only release.)
+pub fn converged_check(conn: &Connection, checks: &mut Checks) {
+    checks.check(
+        "after secrets and restore recreated services, a full `compose up` recreates none",
+        || {
+            let ids = "docker ps -q --no-trunc --filter label=com.docker.compose.project | sort";
+            let before = expect(conn, ids)?;
+            let up = expect(
+                conn,
+                "docker compose -f /opt/clawbake/current/stack/compose.yaml up -d --no-build --wait 2>&1",
+            )?;
+            let after = expect(conn, ids)?;
+            if before == after && !before.trim().is_empty() {
+                Ok(format!("{} containers kept", before.lines().count()))
+            } else {
+                let recreated: Vec<&str> = up
+                    .lines()
+                    .filter(|l| l.contains("Recreate"))
+                    .map(str::trim)
+                    .collect();
+                bail!("recreated: {}", recreated.join("; "))
+            }
+        },
+    );
+}
+
 /// `clawbake backup --to` on the running stack: a marker written into
 /// OpenClaw's state comes off the host in the copy, read here by restic
 /// without the host; the gateway's pause is reported. Then `restore` of

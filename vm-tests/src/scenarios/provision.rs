@@ -74,7 +74,7 @@ pub fn provision_fresh(
     checks: &mut Checks,
     timings: &mut Timings,
 ) -> Result<()> {
-    let (first, _) = vm.wait_for_ssh(Duration::from_secs(900))?;
+    let (first, _) = vm.wait_for_first_ssh(Duration::from_secs(300))?;
     timings.record("boot to SSH", vm.started.elapsed());
     let mut out = Vec::new();
     let code = first
@@ -153,6 +153,7 @@ fn run(
     harness_checks(vm, &conn, prep, checks)?;
     checks::secret_checks(vm, ctx, prep, &conn, checks, timings)?;
     checks::backup_checks(vm, ctx, prep, &conn, checks, timings)?;
+    checks::converged_check(&conn, checks);
     let started = Instant::now();
     checks.check(
         "an archive from `clawbake images save` (local registry) loads in the guest",
