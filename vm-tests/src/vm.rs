@@ -21,7 +21,7 @@ use clawbake::host::transport::target::Target;
 
 use crate::accel::Accel;
 use crate::base::Base;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::{bail, say};
 
 pub const VCPUS: u32 = 4;
@@ -266,6 +266,30 @@ impl Vm {
             std::thread::sleep(Duration::from_secs(2));
         }
         bail!("no SSH login within {}s: {last}", limit.as_secs())
+    }
+
+    /// The first login of a guest whose boot does nothing but start sshd
+    /// (a key-only seed): when none comes within `window`, the guest is
+    /// taken to be stuck in early boot, as TCG guests now and then are (a
+    /// CI run's guest stalled in RCU before userspace, where a login
+    /// normally comes within 50 s), and is reset once (QMP `system_reset`)
+    /// and waited for again.
+    pub fn wait_for_first_ssh(&self, window: Duration) -> Result<(Connection, u16)> {
+        match self.wait_for_ssh(window) {
+            Ok(c) => Ok(c),
+            Err(first) => {
+                self.check_alive()?;
+                say!(
+                    "no SSH login within {}s ({}); the serial console ends:\n{}\nresetting the guest once",
+                    window.as_secs(),
+                    first.0,
+                    self.serial_tail(5)
+                );
+                qmp(&self.qmp_socket(), "system_reset").context("resetting the VM")?;
+                self.wait_for_ssh(window)
+                    .map_err(|e| Error(format!("{} (and before the reset: {})", e.0, first.0)))
+            }
+        }
     }
 
     /// The last `n` lines of the serial console.
