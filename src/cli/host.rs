@@ -395,7 +395,7 @@ pub fn restore(args: RestoreArgs) -> Result<Output, Error> {
         help: Some("give the file `clawbake backup --password-file` wrote".into()),
     })?;
     let access = host.access(&built.site)?;
-    let timeout = u64::from(built.site.stack.health_timeout_secs);
+    let timeout = health_timeout(&built);
     let (restored, checks) = runtime()?.block_on(async {
         let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
         let bar = ui::progress::BackupBar::new();
@@ -490,6 +490,11 @@ fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Chec
 
 /// The site a host command acts on, built; the file it read is named on
 /// stderr first, so a run against the wrong site shows before it connects.
+/// How long the site gives a recreated service to turn healthy.
+fn health_timeout(built: &Built) -> u64 {
+    u64::from(built.site.stack.health_timeout_secs)
+}
+
 fn built(site: Option<PathBuf>, command: &str) -> Result<Built, Error> {
     let built = pipeline::build(&site_for_host(site, command)?)?;
     if let Some(file) = built.merged.site_file() {
@@ -891,7 +896,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let access = host.access(&built.site)?;
             runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                secrets::set(&host, &name, value, &recreate).await
+                secrets::set(&host, &name, value, &recreate, health_timeout(&built)).await
             })?;
             Ok(Output {
                 stdout: format!("{name} set on {}\n", access.target),
@@ -904,7 +909,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let access = host.access(&built.site)?;
             let said = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                secrets::rotate(&host, &rotation).await
+                secrets::rotate(&host, &rotation, health_timeout(&built)).await
             })?;
             let after = if rotation.name == "BACKUP_KEY" {
                 let mut offsite = String::new();
@@ -931,7 +936,7 @@ pub fn secrets(command: SecretsCommand) -> Result<Output, Error> {
             let access = host.access(&built.site)?;
             let removed = runtime()?.block_on(async {
                 let host = Host::connect(&access, built.site.firewall.ssh_port.0).await?;
-                secrets::remove(&host, &name, &recreate).await
+                secrets::remove(&host, &name, &recreate, health_timeout(&built)).await
             })?;
             if !removed {
                 return Err(secrets::not_found(&name));
@@ -1042,7 +1047,7 @@ pub fn migrate(args: &MigrateArgs) -> Result<Output, Error> {
         .access(&built.site)?;
     refuse_same_server(&old_access, &new_access)?;
     let port = built.site.firewall.ssh_port.0;
-    let timeout = u64::from(built.site.stack.health_timeout_secs);
+    let timeout = health_timeout(&built);
     let rt = runtime()?;
     if args.abort {
         return migrate_abort(&rt, &built, &old_access, &new_access, timeout);

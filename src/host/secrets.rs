@@ -152,29 +152,45 @@ pub fn check_name(name: &str, known: &BTreeMap<String, Vec<String>>) -> Result<(
 
 /// After a secret changes: hand the secrets out again, let Compose recreate
 /// the services whose environment changed, and recreate those that read
-/// it as a file. Nothing to do before the first provision.
-fn apply_command(recreate: &[String]) -> String {
+/// it as a file, each healthy within `timeout` seconds (the site's health
+/// timeout). Nothing to do before the first provision.
+fn apply_command(recreate: &[String], timeout: u64) -> String {
     let mut cmd = format!(
         "if [ -e {CURRENT}/stack/compose.yaml ]; then /usr/local/sbin/clawbake-env {CURRENT} && \
          {} 2>&1",
-        compose_up(&[], None)
+        compose_up(&[], Some(timeout))
     );
     if !recreate.is_empty() {
-        let _ = write!(cmd, " && {} 2>&1", compose_up(recreate, None));
+        let _ = write!(cmd, " && {} 2>&1", compose_up(recreate, Some(timeout)));
     }
     cmd.push_str("; fi");
     cmd
 }
 
-pub async fn set(host: &Host, name: &str, value: Value, recreate: &[String]) -> Result<(), Error> {
+/// Install `name` on the host; recreate what reads it, healthy within
+/// `timeout` seconds.
+pub async fn set(
+    host: &Host,
+    name: &str,
+    value: Value,
+    recreate: &[String],
+    timeout: u64,
+) -> Result<(), Error> {
     host.root_output(&format!("install -d -m 0700 {DIR}"))
         .await?;
     host.install(&format!("{DIR}/{name}"), value.into_bytes(), 0o600)
         .await?;
-    host.root_output(&apply_command(recreate)).await.map(drop)
+    host.root_output(&apply_command(recreate, timeout))
+        .await
+        .map(drop)
 }
 
-pub async fn remove(host: &Host, name: &str, recreate: &[String]) -> Result<bool, Error> {
+pub async fn remove(
+    host: &Host,
+    name: &str,
+    recreate: &[String],
+    timeout: u64,
+) -> Result<bool, Error> {
     let path = shell_quote(&format!("{DIR}/{name}"));
     let out = host
         .root_output(&format!(
@@ -184,7 +200,7 @@ pub async fn remove(host: &Host, name: &str, recreate: &[String]) -> Result<bool
     if out.trim() != "removed" {
         return Ok(false);
     }
-    host.root_output(&apply_command(recreate)).await?;
+    host.root_output(&apply_command(recreate, timeout)).await?;
     Ok(true)
 }
 
@@ -248,9 +264,9 @@ pub fn rotation(name: &str, bundle: &Bundle) -> Result<Rotation, Error> {
 /// The rotation as one root command: the new value is made on the host,
 /// the old one kept until the services it reaches are healthy with the
 /// new one, and put back (and the services recreated again) if not.
-fn rotate_command(r: &Rotation) -> String {
+fn rotate_command(r: &Rotation, timeout: u64) -> String {
     let file = format!("{DIR}/{}", r.name);
-    let up = compose_up(&r.services, None);
+    let up = compose_up(&r.services, Some(timeout));
     // A dropped connection must not stop it half way (HUP, PIPE); Compose
     // writes to a log on the host, shown when the services fail.
     format!(
@@ -297,11 +313,11 @@ fn rotate_backup_key_command() -> String {
 }
 
 /// Rotate; what the host said of each offsite repository (backup key).
-pub async fn rotate(host: &Host, r: &Rotation) -> Result<String, Error> {
+pub async fn rotate(host: &Host, r: &Rotation, timeout: u64) -> Result<String, Error> {
     let command = if r.name == "BACKUP_KEY" {
         rotate_backup_key_command()
     } else {
-        rotate_command(r)
+        rotate_command(r, timeout)
     };
     host.root_output(&command).await
 }

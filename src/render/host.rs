@@ -141,7 +141,10 @@ fn tools(tree: &mut Tree, site: &Site) {
             let mut ctx = Context::new();
             ctx.insert(
                 "recreate_gateway",
-                &compose_up(&[CONTAINER.to_owned()], None),
+                &compose_up(
+                    &[CONTAINER.to_owned()],
+                    Some(u64::from(site.stack.health_timeout_secs)),
+                ),
             );
             ctx
         }),

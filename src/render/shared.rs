@@ -38,7 +38,10 @@ pub const GATEWAY_DEPENDS_ON: &[&str] = &["docker-proxy", "egress", "litellm"];
 /// changes a service after provisioning runs it (`secrets set` and
 /// `rotate`, `restore`, the monthly token rotation): `services`
 /// force-recreated, or with none, only what diverged; waiting until
-/// healthy, within `wait_timeout` seconds when given.
+/// healthy, within `wait_timeout` seconds when given. Give one wherever
+/// nobody watches: Compose's `--wait` alone has no deadline, and a
+/// container that keeps restarting within its healthcheck's start period
+/// reads as "starting" forever.
 ///
 /// Never `--no-deps`: Compose before 2.30 (Debian 13 ships 2.26) hashes a
 /// service's `depends_on` into the label it compares, and `--no-deps`

@@ -336,14 +336,18 @@ impl FakeHost {
     /// after checking that each `compose up` among them leaves the services
     /// it does not change alone: `--no-build` (the gateway's image has
     /// `pull_policy: build`), and no `--no-deps` (Compose before 2.30 hashes
-    /// `depends_on`, which it prunes, so the next release would recreate).
+    /// `depends_on`, which it prunes, so the next release would recreate),
+    /// and no `--wait` without a deadline (a container that keeps
+    /// restarting reads as starting for ever).
     pub fn compose_calls(&self) -> String {
         let calls = std::fs::read_to_string(self.on_host("/var/log/docker-calls")).unwrap();
         let ups: Vec<&str> = calls.lines().filter(|l| l.contains(" up ")).collect();
         assert!(!ups.is_empty(), "no compose up in {calls}");
         for up in ups {
             assert!(
-                up.contains(" --no-build") && !up.contains("--no-deps"),
+                up.contains(" --no-build")
+                    && !up.contains("--no-deps")
+                    && (!up.contains("--wait") || up.contains("--wait-timeout ")),
                 "{up}"
             );
         }
