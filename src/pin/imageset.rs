@@ -414,9 +414,13 @@ mod tests {
     #[test]
     fn archive_is_the_bytes_tar_builder_writes() {
         let dir = tempfile::tempdir().unwrap();
-        // A layer of 3 blocks and a bit, so padding shows.
-        let layer = rootfs(dir.path(), &vec![7u8; 1536 + 100]);
+        // A layer from a file of 3 blocks and a bit, so the padding after
+        // a copied file shows (a tar from `rootfs` is whole blocks).
+        let raw = dir.path().join("layer.bin");
+        std::fs::write(&raw, vec![7u8; 1536 + 100]).unwrap();
+        let layer = rootfs(dir.path(), b"x");
         let mut image = image_from_rootfs("t:1", &layer, &RuntimeConfig::default()).unwrap();
+        image.layers.push(Blob::from_file(&raw).unwrap());
         image.manifest = Some(ImageManifest {
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
             blob: Blob::from_bytes(b"{}".to_vec()),

@@ -269,12 +269,17 @@ impl Vm {
     }
 
     /// The first login of a guest whose boot does nothing but start sshd
-    /// (a key-only seed): when none comes within `window`, the guest is
-    /// taken to be stuck in early boot, as TCG guests now and then are (a
-    /// CI run's guest stalled in RCU before userspace, where a login
-    /// normally comes within 50 s), and is reset once (QMP `system_reset`)
-    /// and waited for again.
-    pub fn wait_for_first_ssh(&self, window: Duration) -> Result<(Connection, u16)> {
+    /// (a key-only seed), within `limit`: when none comes within `window`,
+    /// the guest is taken to be stuck in early boot, as TCG guests now and
+    /// then are (a CI run's guest stalled in RCU before userspace, where a
+    /// login normally comes within 50 s), and is reset once (QMP
+    /// `system_reset`) and given the rest of `limit`. No login came before
+    /// the reset, so no host key seen then is trusted after it.
+    pub fn wait_for_first_ssh(
+        &self,
+        window: Duration,
+        limit: Duration,
+    ) -> Result<(Connection, u16)> {
         match self.wait_for_ssh(window) {
             Ok(c) => Ok(c),
             Err(first) => {
@@ -286,7 +291,12 @@ impl Vm {
                     self.serial_tail(5)
                 );
                 qmp(&self.qmp_socket(), "system_reset").context("resetting the VM")?;
-                self.wait_for_ssh(window)
+                *self
+                    .host_key
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                let _ = fs::remove_file(&self.known_hosts);
+                self.wait_for_ssh(limit.saturating_sub(window).max(window))
                     .map_err(|e| Error(format!("{} (and before the reset: {})", e.0, first.0)))
             }
         }

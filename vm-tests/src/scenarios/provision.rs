@@ -74,7 +74,7 @@ pub fn provision_fresh(
     checks: &mut Checks,
     timings: &mut Timings,
 ) -> Result<()> {
-    let (first, _) = vm.wait_for_first_ssh(Duration::from_secs(300))?;
+    let (first, _) = vm.wait_for_first_ssh(Duration::from_secs(300), Duration::from_secs(900))?;
     timings.record("boot to SSH", vm.started.elapsed());
     let mut out = Vec::new();
     let code = first
