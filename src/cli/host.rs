@@ -488,13 +488,13 @@ fn named_site(mut checks: Vec<verify::Check>, built: &Built) -> Vec<verify::Chec
     checks
 }
 
-/// The site a host command acts on, built; the file it read is named on
-/// stderr first, so a run against the wrong site shows before it connects.
 /// How long the site gives a recreated service to turn healthy.
 fn health_timeout(built: &Built) -> u64 {
     u64::from(built.site.stack.health_timeout_secs)
 }
 
+/// The site a host command acts on, built; the file it read is named on
+/// stderr first, so a run against the wrong site shows before it connects.
 fn built(site: Option<PathBuf>, command: &str) -> Result<Built, Error> {
     let built = pipeline::build(&site_for_host(site, command)?)?;
     if let Some(file) = built.merged.site_file() {

@@ -60,7 +60,13 @@ impl Blob {
     }
 
     fn len(&self) -> io::Result<u64> {
-        match &self.source {
+        self.source.len()
+    }
+}
+
+impl BlobSource {
+    fn len(&self) -> io::Result<u64> {
+        match self {
             BlobSource::File(p) => Ok(std::fs::metadata(p)?.len()),
             BlobSource::Bytes(b) => Ok(b.len() as u64),
         }
@@ -288,10 +294,7 @@ fn entry(
     kind: tar::EntryType,
     data: &BlobSource,
 ) -> io::Result<()> {
-    let len = match data {
-        BlobSource::File(p) => std::fs::metadata(p)?.len(),
-        BlobSource::Bytes(b) => b.len() as u64,
-    };
+    let len = data.len()?;
     let mut header = tar::Header::new_ustar();
     header.set_entry_type(kind);
     header.set_size(len);
